@@ -1,0 +1,84 @@
+/* http.h - the HTTP/1.1 server: connections, limits, requests, replies. */
+#ifndef SC_HTTP_H
+#define SC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct evbuffer;
+struct http_server;
+struct http_request;
+
+enum http_method {
+	HTTP_GET	= 1 << 0,
+	HTTP_HEAD	= 1 << 1,
+	HTTP_POST	= 1 << 2,
+	HTTP_PUT	= 1 << 3,
+	HTTP_DELETE	= 1 << 4,
+	HTTP_OPTIONS	= 1 << 5,
+	HTTP_PATCH	= 1 << 6,
+	HTTP_OTHER	= 1 << 7,
+};
+
+struct http_limits {
+	unsigned	max_connections;
+	size_t		max_header_size;
+	size_t		max_body_size;
+	unsigned	request_timeout_ms;	/* one request's head and body */
+	unsigned	keepalive_timeout_ms;	/* idle between requests */
+	unsigned	write_timeout_ms;	/* no progress sending a reply */
+};
+
+struct http_stats {
+	uint64_t	conns_now;
+	uint64_t	conns_total;
+	uint64_t	conns_rejected;
+	uint64_t	requests;
+	uint64_t	by_class[6];		/* [1] = 1xx ... [5] = 5xx */
+};
+
+/* Called on the loop thread for every complete, well-formed request. */
+typedef void	http_handler_fn(struct http_request *, void *arg);
+typedef void	http_close_fn(struct http_request *, void *arg);
+
+struct http_server *http_server_new(struct event_base *,
+		    const struct http_limits *, http_handler_fn *, void *arg);
+/* Binds and listens; returns the bound port, or -1 with a message logged. */
+int		 http_server_listen(struct http_server *, const char *host,
+		    const char *port);
+void		 http_server_stop_listening(struct http_server *);
+void		 http_server_get_stats(const struct http_server *,
+		    struct http_stats *);
+/* Closes every connection (close callbacks run) and frees the server. */
+void		 http_server_free(struct http_server *);
+
+enum http_method http_request_method(const struct http_request *);
+const char	*http_request_method_name(const struct http_request *);
+const char	*http_request_path(const struct http_request *);	/* decoded */
+const char	*http_request_query(const struct http_request *, const char *);
+const char	*http_request_header(const struct http_request *, const char *);
+const char	*http_request_body(const struct http_request *, size_t *);
+const char	*http_request_peer(const struct http_request *);
+
+/*
+ * A handler that does not reply at once keeps the request and replies
+ * later. If the client goes away first, the close callback (if one is
+ * set) runs and the request is freed when it returns; without one, the
+ * request stays valid and the later reply just frees it.
+ */
+void		 http_request_set_close_cb(struct http_request *,
+		    http_close_fn *, void *);
+
+void		 http_reply_header(struct http_request *, const char *name,
+		    const char *value);
+/* Sends the whole reply (the body is copied) and finishes the request. */
+void		 http_reply(struct http_request *, int status,
+		    const char *content_type, const void *body, size_t len);
+/* Same, moving the contents out of `body`. */
+void		 http_reply_buffer(struct http_request *, int status,
+		    const char *content_type, struct evbuffer *body);
+
+const char	*http_status_text(int);
+
+#endif
