@@ -1,0 +1,175 @@
+/*
+ * main.c - wires the server together, runs the loop, tears down.
+ *
+ * Start-up order: options, loop, completion queue, pools, routes, HTTP.
+ * Shutdown (SIGINT/SIGTERM, delivered as loop events) runs it backwards:
+ * stop accepting and close connections, cancel queued work and join the
+ * threads, run the last completions, free.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "api.h"
+#include "app.h"
+#include "assets.h"
+#include "compq.h"
+#include "http.h"
+#include "log.h"
+#include "options.h"
+#include "pool.h"
+#include "router.h"
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct app	*app = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	http_server_stop_listening(app->http);
+	event_base_loopexit(app->base, NULL);
+}
+
+static void
+on_request(struct http_request *req, void *arg)
+{
+	struct app	*app = arg;
+
+	router_dispatch(app->router, req);
+}
+
+/* Every connection is an fd: make sure the limit allows the cap. */
+static void
+raise_fd_limit(unsigned max_connections)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)max_connections + 64 > rl.rlim_cur)
+		log_warn("--max-connections %u is close to the open-file limit "
+		    "(%llu): raise ulimit -n", max_connections,
+		    (unsigned long long)rl.rlim_cur);
+}
+
+static int
+make_dirs(const char *path)
+{
+	char	buf[4096], *p;
+
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options	 opt;
+	struct app	 app;
+	struct event	*sigint, *sigterm;
+	int		 port, status = 0;
+
+	switch (options_load(&opt, argc, argv)) {
+	case OPTIONS_OK:
+		break;
+	case OPTIONS_EXIT:
+		options_free(&opt);
+		return 0;
+	case OPTIONS_ERROR:
+		options_free(&opt);
+		return 2;
+	}
+	log_set_level(opt.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(opt.http.max_connections);
+	if (make_dirs(opt.data_dir) != 0)
+		fatal("data directory %s", opt.data_dir);
+
+	memset(&app, 0, sizeof app);
+	app.opt = &opt;
+	clock_gettime(CLOCK_MONOTONIC, &app.started);
+	if (evthread_use_pthreads() != 0)
+		fatalx("libevent: no thread support");
+	if ((app.base = event_base_new()) == NULL)
+		fatalx("libevent: event_base_new");
+
+	app.cq = compq_new(app.base);
+	app.fetch_pool = pool_new("fetch", opt.fetch_workers,
+	    opt.queue_depth, app.cq);
+	app.convert_pool = pool_new("convert", opt.convert_workers,
+	    opt.queue_depth, app.cq);
+	app.cpu_pool = pool_new("cpu", opt.cpu_workers, opt.queue_depth,
+	    app.cq);
+
+	app.router = router_new();
+	api_register(app.router, &app);
+	app.assets = assets_register(app.router);
+
+	app.http = http_server_new(app.base, &opt.http, on_request, &app);
+	port = http_server_listen(app.http, opt.listen_host, opt.listen_port);
+	if (port < 0) {
+		status = 1;
+		goto out;
+	}
+	fprintf(stderr, "stockcam %s listening on http://%s%s%s:%d/ "
+	    "(dashboard)\n", PACKAGE_VERSION,
+	    strchr(opt.listen_host, ':') != NULL ? "[" : "", opt.listen_host,
+	    strchr(opt.listen_host, ':') != NULL ? "]" : "", port);
+
+	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
+	sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
+	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) ||
+	    evsignal_add(sigterm, NULL))
+		fatalx("libevent: cannot watch signals");
+
+	event_base_dispatch(app.base);
+
+	event_free(sigterm);
+	event_free(sigint);
+out:
+	http_server_free(app.http);
+	pool_shutdown(app.cpu_pool);
+	pool_shutdown(app.convert_pool);
+	pool_shutdown(app.fetch_pool);
+	compq_drain(app.cq);
+	pool_free(app.cpu_pool);
+	pool_free(app.convert_pool);
+	pool_free(app.fetch_pool);
+	assets_free(app.assets);
+	router_free(app.router);
+	compq_free(app.cq);
+	event_base_free(app.base);
+	libevent_global_shutdown();
+	options_free(&opt);
+	log_info("stopped");
+	return status;
+}

@@ -1,0 +1,290 @@
+/*
+ * options.c - command-line options and their environment twins.
+ *
+ * One table describes every option: its long name, the environment
+ * variable that sets it too, its kind and range. Defaults come first,
+ * then the environment, then the command line, so a flag always wins.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "xmalloc.h"
+
+enum opt_kind { OPT_UINT, OPT_SECONDS, OPT_STRING, OPT_LISTEN, OPT_LEVEL };
+
+struct optdef {
+	const char	*name;
+	const char	*env;
+	enum opt_kind	 kind;
+	unsigned long	 min, max;	/* OPT_UINT; OPT_SECONDS in ms */
+	const char	*arg;		/* for --help */
+	const char	*help;
+};
+
+enum {
+	O_LISTEN, O_DATA_DIR, O_FETCH, O_CONVERT, O_CPU, O_QUEUE, O_MAXCONN,
+	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL, O_COUNT
+};
+
+static const struct optdef opts[O_COUNT] = {
+	[O_LISTEN] = { "listen", "STOCKCAM_LISTEN", OPT_LISTEN, 0, 0,
+	    "HOST:PORT", "address to serve on (127.0.0.1:8080)" },
+	[O_DATA_DIR] = { "data-dir", "STOCKCAM_DATA_DIR", OPT_STRING, 0, 0,
+	    "DIR", "where XML files and archives go (./stockcam-data)" },
+	[O_FETCH] = { "fetch-workers", "STOCKCAM_FETCH_WORKERS", OPT_UINT,
+	    1, 256, "N", "download threads (8)" },
+	[O_CONVERT] = { "convert-workers", "STOCKCAM_CONVERT_WORKERS",
+	    OPT_UINT, 1, 256, "N", "CSV to XML threads (one per core)" },
+	[O_CPU] = { "cpu-workers", "STOCKCAM_CPU_WORKERS", OPT_UINT, 1, 256,
+	    "N", "compute threads (one per core)" },
+	[O_QUEUE] = { "queue-depth", "STOCKCAM_QUEUE_DEPTH", OPT_UINT, 1,
+	    1000000, "N", "tasks each pool queues before refusing (1024)" },
+	[O_MAXCONN] = { "max-connections", "STOCKCAM_MAX_CONNECTIONS",
+	    OPT_UINT, 1, 1000000, "N",
+	    "open connections; more get 503 (1024)" },
+	[O_MAXHDR] = { "max-header-size", "STOCKCAM_MAX_HEADER_SIZE",
+	    OPT_UINT, 256, 1 << 20, "BYTES",
+	    "request head limit; larger gets 431 (8192)" },
+	[O_MAXBODY] = { "max-body-size", "STOCKCAM_MAX_BODY_SIZE", OPT_UINT,
+	    0, 1UL << 30, "BYTES",
+	    "request body limit; larger gets 413 (1048576)" },
+	[O_REQTMO] = { "request-timeout", "STOCKCAM_REQUEST_TIMEOUT",
+	    OPT_SECONDS, 50, 3600000, "SECONDS",
+	    "time to receive one request, head and body (10)" },
+	[O_KATMO] = { "keepalive-timeout", "STOCKCAM_KEEPALIVE_TIMEOUT",
+	    OPT_SECONDS, 50, 3600000, "SECONDS",
+	    "idle time between requests on a connection (30)" },
+	[O_WRTMO] = { "write-timeout", "STOCKCAM_WRITE_TIMEOUT", OPT_SECONDS,
+	    50, 3600000, "SECONDS",
+	    "time a client may stall reading a reply (30)" },
+	[O_LEVEL] = { "log-level", "STOCKCAM_LOG_LEVEL", OPT_LEVEL, 0, 0,
+	    "LEVEL", "error, warn, info (each request) or debug (info)" },
+};
+
+static void
+usage(FILE *f)
+{
+	char	left[64];
+	int	i;
+
+	fprintf(f, "usage: stockcam [OPTION]...\n"
+	    "Serves stock-history jobs, a live camera and a dashboard over "
+	    "HTTP.\n\n");
+	for (i = 0; i < O_COUNT; i++) {
+		snprintf(left, sizeof left, "--%s %s", opts[i].name,
+		    opts[i].arg);
+		fprintf(f, "  %-28s %s\n", left, opts[i].help);
+		fprintf(f, "  %-28s   env %s\n", "", opts[i].env);
+	}
+	fprintf(f, "  %-28s %s\n  %-28s %s\n", "-h, --help",
+	    "show this help and exit", "-V, --version",
+	    "show the version and exit");
+}
+
+int
+options_parse_listen(const char *s, char **host, char *port, size_t portlen)
+{
+	const char	*colon, *p;
+	char		*end;
+	unsigned long	 n;
+
+	*host = NULL;
+	if (s[0] == '[') {
+		if ((p = strchr(s, ']')) == NULL || p[1] != ':')
+			return -1;
+		*host = xstrndup(s + 1, (size_t)(p - s - 1));
+		colon = p + 1;
+	} else if ((colon = strrchr(s, ':')) != NULL) {
+		if (strchr(s, ':') != colon)
+			return -1;	/* bare IPv6 needs brackets */
+		*host = colon == s ? xstrdup("0.0.0.0") :
+		    xstrndup(s, (size_t)(colon - s));
+	} else {
+		*host = xstrdup("127.0.0.1");
+		colon = s - 1;
+	}
+	p = colon + 1;
+	errno = 0;
+	n = strtoul(p, &end, 10);
+	if (*p == '\0' || *end != '\0' || errno != 0 || n > 65535 ||
+	    **host == '\0' || strchr(p, '-') != NULL) {
+		free(*host);
+		*host = NULL;
+		return -1;
+	}
+	snprintf(port, portlen, "%lu", n);
+	return 0;
+}
+
+/* Sets one option from text; -1 with a message on stderr. */
+static int
+options_set(struct options *opt, int which, const char *value,
+    const char *source)
+{
+	const struct optdef	*o = &opts[which];
+	unsigned long		 n = 0;
+	double			 d;
+	char			*end;
+
+	switch (o->kind) {
+	case OPT_UINT:
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (*value == '\0' || *end != '\0' || errno != 0 ||
+		    strchr(value, '-') != NULL || n < o->min || n > o->max) {
+			fprintf(stderr, "stockcam: %s: '%s' is not a whole "
+			    "number from %lu to %lu\n", source, value, o->min,
+			    o->max);
+			return -1;
+		}
+		break;
+	case OPT_SECONDS:
+		errno = 0;
+		d = strtod(value, &end);
+		if (*value == '\0' || *end != '\0' || errno != 0 ||
+		    !isfinite(d) || d * 1000 < o->min || d * 1000 > o->max) {
+			fprintf(stderr, "stockcam: %s: '%s' is not a number "
+			    "of seconds from %.2f to %.0f\n", source, value,
+			    o->min / 1000.0, o->max / 1000.0);
+			return -1;
+		}
+		n = (unsigned long)(d * 1000 + 0.5);
+		break;
+	case OPT_LISTEN: {
+		char	*host;
+
+		if (options_parse_listen(value, &host, opt->listen_port,
+		    sizeof opt->listen_port) != 0) {
+			fprintf(stderr, "stockcam: %s: '%s' is not HOST:PORT\n",
+			    source, value);
+			return -1;
+		}
+		free(opt->listen_host);
+		opt->listen_host = host;
+		return 0;
+	}
+	case OPT_LEVEL:
+		if (log_parse_level(value, &opt->log_level) != 0) {
+			fprintf(stderr, "stockcam: %s: unknown log level '%s' "
+			    "(error, warn, info, debug)\n", source, value);
+			return -1;
+		}
+		return 0;
+	case OPT_STRING:
+		if (*value == '\0') {
+			fprintf(stderr, "stockcam: %s: empty value\n", source);
+			return -1;
+		}
+		free(opt->data_dir);
+		opt->data_dir = xstrdup(value);
+		return 0;
+	}
+
+	switch (which) {
+	case O_FETCH:	opt->fetch_workers = (unsigned)n; break;
+	case O_CONVERT:	opt->convert_workers = (unsigned)n; break;
+	case O_CPU:	opt->cpu_workers = (unsigned)n; break;
+	case O_QUEUE:	opt->queue_depth = (unsigned)n; break;
+	case O_MAXCONN:	opt->http.max_connections = (unsigned)n; break;
+	case O_MAXHDR:	opt->http.max_header_size = n; break;
+	case O_MAXBODY:	opt->http.max_body_size = n; break;
+	case O_REQTMO:	opt->http.request_timeout_ms = (unsigned)n; break;
+	case O_KATMO:	opt->http.keepalive_timeout_ms = (unsigned)n; break;
+	case O_WRTMO:	opt->http.write_timeout_ms = (unsigned)n; break;
+	}
+	return 0;
+}
+
+static void
+options_defaults(struct options *opt)
+{
+	long	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned cores = ncpu > 0 && ncpu <= 256 ? (unsigned)ncpu : 1;
+
+	memset(opt, 0, sizeof *opt);
+	opt->listen_host = xstrdup("127.0.0.1");
+	snprintf(opt->listen_port, sizeof opt->listen_port, "8080");
+	opt->data_dir = xstrdup("./stockcam-data");
+	opt->fetch_workers = 8;
+	opt->convert_workers = cores;
+	opt->cpu_workers = cores;
+	opt->queue_depth = 1024;
+	opt->http.max_connections = 1024;
+	opt->http.max_header_size = 8192;
+	opt->http.max_body_size = 1 << 20;
+	opt->http.request_timeout_ms = 10000;
+	opt->http.keepalive_timeout_ms = 30000;
+	opt->http.write_timeout_ms = 30000;
+	opt->log_level = LOG_LEVEL_INFO;
+}
+
+enum options_result
+options_load(struct options *opt, int argc, char **argv)
+{
+	struct option	 longopts[O_COUNT + 3];
+	const char	*v;
+	char		 source[64];
+	int		 i, c;
+
+	options_defaults(opt);
+	for (i = 0; i < O_COUNT; i++) {
+		if ((v = getenv(opts[i].env)) == NULL)
+			continue;
+		if (options_set(opt, i, v, opts[i].env) != 0)
+			return OPTIONS_ERROR;
+	}
+
+	memset(longopts, 0, sizeof longopts);
+	for (i = 0; i < O_COUNT; i++) {
+		longopts[i].name = opts[i].name;
+		longopts[i].has_arg = required_argument;
+		longopts[i].val = 256 + i;
+	}
+	longopts[O_COUNT] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[O_COUNT + 1] =
+	    (struct option){ "version", no_argument, NULL, 'V' };
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return OPTIONS_EXIT;
+		case 'V':
+			printf("stockcam %s\n", PACKAGE_VERSION);
+			return OPTIONS_EXIT;
+		default:
+			if (c < 256 || c >= 256 + O_COUNT) {
+				usage(stderr);
+				return OPTIONS_ERROR;
+			}
+			snprintf(source, sizeof source, "--%s",
+			    opts[c - 256].name);
+			if (options_set(opt, c - 256, optarg, source) != 0)
+				return OPTIONS_ERROR;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "stockcam: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return OPTIONS_ERROR;
+	}
+	return OPTIONS_OK;
+}
+
+void
+options_free(struct options *opt)
+{
+	free(opt->listen_host);
+	free(opt->data_dir);
+}

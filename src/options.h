@@ -1,0 +1,32 @@
+/* options.h - command-line options and their environment twins. */
+#ifndef SC_OPTIONS_H
+#define SC_OPTIONS_H
+
+#include "http.h"
+#include "log.h"
+
+struct options {
+	char		*listen_host;
+	char		 listen_port[8];
+	char		*data_dir;
+	unsigned	 fetch_workers;
+	unsigned	 convert_workers;
+	unsigned	 cpu_workers;
+	unsigned	 queue_depth;
+	struct http_limits http;
+	enum log_level	 log_level;
+};
+
+enum options_result {
+	OPTIONS_OK,		/* run the server */
+	OPTIONS_EXIT,		/* --help or --version printed: exit 0 */
+	OPTIONS_ERROR,		/* message printed: exit 2 */
+};
+
+enum options_result options_load(struct options *, int argc, char **argv);
+void		   options_free(struct options *);
+/* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT"; 0 or -1. */
+int		   options_parse_listen(const char *, char **host,
+		       char *port, size_t portlen);
+
+#endif
