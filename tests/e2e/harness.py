@@ -1,0 +1,639 @@
+#!/usr/bin/env python3
+"""Shared helpers for the stockcam end-to-end tests (Python 3 stdlib only).
+
+Environment:
+  STOCKCAM_BIN      absolute path of the server binary
+                    (default: ../../stockcam relative to this directory)
+  STOCKCAM_WRAPPER  optional command prefix (e.g. valgrind ...); when set,
+                    every timeout is multiplied by 10.
+
+Every test script prints TAP on stdout and exits 0 even when tests fail;
+it exits non-zero only when the harness itself crashes.
+"""
+
+import http.client
+import json
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import weakref
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STOCKCAM_BIN = os.environ.get("STOCKCAM_BIN") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "stockcam"))
+WRAPPER = shlex.split(os.environ.get("STOCKCAM_WRAPPER", "") or "")
+SCALE = 10.0 if WRAPPER else 1.0
+HOST = "127.0.0.1"
+
+LISTEN_RE = re.compile(r"listening on http://([0-9.]+):([0-9]+)/")
+
+# Lines that indicate a crash / sanitizer report / error in the server log.
+FORBIDDEN_LOG = ("ERROR", "AddressSanitizer", "runtime error", "LeakSanitizer")
+# valgrind's own summary line contains "ERROR" even when everything is fine.
+_VALGRIND_OK_RE = re.compile(r"^==\d+== ERROR SUMMARY: 0 errors")
+
+
+def scaled(seconds):
+    """A timeout, multiplied by 10 when running under a wrapper."""
+    return seconds * SCALE
+
+
+class ServerError(Exception):
+    """The server could not be started / behaved unexpectedly at process level."""
+
+
+class ProtocolError(Exception):
+    """An HTTP response could not be parsed or was truncated."""
+
+
+# Exceptions that mean "the server misbehaved" (a failed test), as opposed to
+# a bug in the test code (which must crash the script -> TAP ERROR).
+TEST_FAILURE_EXCEPTIONS = (OSError, http.client.HTTPException, ServerError,
+                           ProtocolError, ValueError,
+                           subprocess.TimeoutExpired)
+
+_live_servers = weakref.WeakSet()
+
+
+def command_prefix():
+    return [*WRAPPER, STOCKCAM_BIN]
+
+
+def server_env():
+    """The environment for the server: ours minus STOCKCAM_* variables, which
+    the server reads as option defaults (e.g. STOCKCAM_MAX_CONNECTIONS) and
+    which would make the tests depend on the caller's environment."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("STOCKCAM_")}
+
+
+def check_binary():
+    """Bail out (harness error) when the binary does not exist."""
+    if not (os.path.isfile(STOCKCAM_BIN) and os.access(STOCKCAM_BIN, os.X_OK)):
+        print("Bail out! server binary not found or not executable: %s"
+              % STOCKCAM_BIN, flush=True)
+        sys.exit(1)
+
+
+def start_watchdog(seconds):
+    """Abort the whole script (harness error) if it runs longer than
+    `seconds` (scaled).  Kills every server still alive."""
+    def fire():
+        print("Bail out! watchdog: test script exceeded %.0f s" % scaled(seconds),
+              flush=True)
+        for s in list(_live_servers):
+            try:
+                s.proc.kill()
+            except Exception:
+                pass
+        os._exit(3)
+    t = threading.Timer(scaled(seconds), fire)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def forbidden_log_lines(lines):
+    bad = []
+    for ln in lines:
+        if _VALGRIND_OK_RE.search(ln):
+            continue
+        if any(w in ln for w in FORBIDDEN_LOG):
+            bad.append(ln)
+    return bad
+
+
+def _proc_listen_port(pid):
+    """TCP port of a listening IPv4 socket owned by process `pid` (Linux
+    /proc), or None."""
+    inodes = set()
+    try:
+        fd_dir = "/proc/%d/fd" % pid
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        with open("/proc/net/tcp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return None
+    for row in rows:
+        parts = row.split()
+        if len(parts) > 9 and parts[3] == "0A" and parts[9] in inodes:
+            ip_hex, port_hex = parts[1].split(":")
+            if ip_hex == "0100007F":  # 127.0.0.1
+                return int(port_hex, 16)
+    return None
+
+
+class Server:
+    """A stockcam process listening on 127.0.0.1:<ephemeral port>.
+
+    Usage:
+        with Server("--max-body-size", "1024") as srv:
+            request(srv, "GET", "/api/health")
+    """
+
+    def __init__(self, *extra_args, start_timeout=10.0, log_level="info",
+                 proc_port_fallback=False):
+        """extra_args come after the default options (the server is expected
+        to let a later option override an earlier one, e.g. --log-level).
+        proc_port_fallback: also discover the listening port through
+        /proc/<pid>/fd + /proc/net/tcp (for log levels at which the server
+        may not print the 'listening on' line)."""
+        self.proc_port_fallback = proc_port_fallback
+        self.extra_args = [str(a) for a in extra_args]
+        self.data_dir = tempfile.mkdtemp(prefix="stockcam-e2e-")
+        self.port = None
+        self.host = None
+        self.url = None
+        self.proc = None
+        self._lines = []
+        self._cond = threading.Condition()
+        self._reader = None
+        self._eof = False
+        self.argv = [*command_prefix(),
+                     "--listen", "%s:0" % HOST,
+                     "--data-dir", self.data_dir,
+                     "--log-level", log_level,
+                     *self.extra_args]
+        try:
+            self._start(scaled(start_timeout))
+        except BaseException:
+            self.close()
+            raise
+
+    # -- process management -------------------------------------------------
+    def _read_stderr(self):
+        f = self.proc.stderr
+        try:
+            for raw in iter(f.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                with self._cond:
+                    self._lines.append(line)
+                    self._cond.notify_all()
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self._cond:
+                self._eof = True
+                self._cond.notify_all()
+
+    def _start(self, timeout):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     env=server_env(),
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        _live_servers.add(self)
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                while seen < len(self._lines):
+                    m = LISTEN_RE.search(self._lines[seen])
+                    seen += 1
+                    if m:
+                        self.host = m.group(1)
+                        self.port = int(m.group(2))
+                        self.url = "http://%s:%d/" % (self.host, self.port)
+                        return
+                if self._eof:
+                    break
+                if self.proc_port_fallback:
+                    port = _proc_listen_port(self.proc.pid)
+                    if port:
+                        self.host, self.port = HOST, port
+                        self.url = "http://%s:%d/" % (self.host, self.port)
+                        return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.1))
+        rc = self.proc.poll()
+        tail = "\n".join(self.log_lines()[-20:])
+        raise ServerError("server did not report 'listening on' (exit=%r) "
+                          "argv=%r\nstderr tail:\n%s" % (rc, self.argv, tail))
+
+    def log_lines(self):
+        with self._cond:
+            return list(self._lines)
+
+    def wait_for_log(self, predicate, timeout=2.0):
+        """Wait until a log line satisfies predicate; return it or None."""
+        deadline = time.monotonic() + scaled(timeout)
+        seen = 0
+        with self._cond:
+            while True:
+                while seen < len(self._lines):
+                    ln = self._lines[seen]
+                    seen += 1
+                    if predicate(ln):
+                        return ln
+                left = deadline - time.monotonic()
+                if left <= 0 or self._eof:
+                    return None
+                self._cond.wait(min(left, 0.1))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Send `sig`, wait up to `timeout` (scaled) seconds.  Returns the
+        exit code (negative for death by signal) or None if the process had to
+        be killed because it did not exit in time."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                rc = self.proc.wait(scaled(timeout))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = None
+        if self._reader is not None:
+            self._reader.join(scaled(2.0))
+        return rc
+
+    def close(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.kill()
+                except ProcessLookupError:
+                    pass
+            try:
+                self.proc.wait(scaled(5.0))
+            except subprocess.TimeoutExpired:
+                pass
+            if self._reader is not None:
+                self._reader.join(scaled(2.0))
+            try:
+                self.proc.stderr.close()
+            except Exception:
+                pass
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def run_cli(args, timeout=5.0, data_dir=True):
+    """Run the binary to completion: returns (rc, stdout str, stderr str).
+    rc is None when it had to be killed after `timeout` (scaled)."""
+    tmp = None
+    argv = [*command_prefix(), *args]
+    try:
+        if data_dir:
+            tmp = tempfile.mkdtemp(prefix="stockcam-e2e-cli-")
+            argv += ["--data-dir", tmp]
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=server_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = p.communicate(timeout=scaled(timeout))
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            rc = None
+        return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- HTTP helpers ---------------------------------------------------------------
+
+def _port_of(server):
+    return server if isinstance(server, int) else server.port
+
+
+def request(server, method, path, body=None, headers=None, timeout=5.0):
+    """One request on a fresh http.client connection.
+    Returns (status, {lowercased header: value}, body bytes)."""
+    conn = http.client.HTTPConnection(HOST, _port_of(server),
+                                      timeout=scaled(timeout))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, headers_dict(resp.getheaders()), data
+    finally:
+        conn.close()
+
+
+def headers_dict(pairs):
+    d = {}
+    for k, v in pairs:
+        k = k.lower()
+        d[k] = (d[k] + ", " + v) if k in d else v
+    return d
+
+
+def json_of(body):
+    """Parse a JSON body; None if it is not valid UTF-8 JSON."""
+    try:
+        if isinstance(body, (bytes, bytearray)):
+            body = body.decode("utf-8")
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def media_type(ctype):
+    """'Application/JSON; charset=utf-8' -> 'application/json'."""
+    if ctype is None:
+        return None
+    return ctype.split(";", 1)[0].strip().lower()
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def problem_issues(status, headers, body, want_status):
+    """List of ways a reply deviates from a problem+json error of status
+    `want_status` (empty list = conforming)."""
+    issues = []
+    if status != want_status:
+        issues.append("HTTP status %r, want %r" % (status, want_status))
+    ct = headers.get("content-type")
+    if media_type(ct) != "application/problem+json":
+        issues.append("Content-Type %r, want application/problem+json" % ct)
+    j = json_of(body)
+    if not isinstance(j, dict):
+        issues.append("body is not a JSON object: %r" % body[:200])
+        return issues
+    if not isinstance(j.get("type"), str):
+        issues.append("'type' not a string: %r" % (j.get("type"),))
+    if not isinstance(j.get("title"), str):
+        issues.append("'title' not a string: %r" % (j.get("title"),))
+    if not is_int(j.get("status")) or j.get("status") != want_status:
+        issues.append("'status' field %r, want integer %d"
+                      % (j.get("status"), want_status))
+    d = j.get("detail")
+    if not isinstance(d, str) or not d.strip():
+        issues.append("'detail' not a non-empty string: %r" % (d,))
+    return issues
+
+
+class Response:
+    def __init__(self, version, status, reason, header_list, body):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.header_list = header_list
+        self.headers = headers_dict(header_list)
+        self.body = body
+
+    def __repr__(self):
+        return "<Response HTTP/%s %d %r %r body=%r>" % (
+            self.version, self.status, self.reason, self.headers,
+            self.body[:200])
+
+
+_STATUS_RE = re.compile(rb"^HTTP/(\d)\.(\d) (\d{3})(?: (.*))?$")
+
+
+class RawConn:
+    """A raw TCP connection to the server with an incremental HTTP/1.x
+    response parser (handles pipelined responses)."""
+
+    def __init__(self, server, timeout=5.0):
+        self.sock = socket.create_connection((HOST, _port_of(server)),
+                                             timeout=scaled(timeout))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        """Read more bytes into buf. False on EOF. Raises socket.timeout."""
+        if self.eof:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out waiting for data")
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def _read_exact(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise ProtocolError("EOF after %d of %d body bytes"
+                                    % (len(self.buf), n))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _read_line(self, deadline):
+        while b"\r\n" not in self.buf:
+            if not self._fill(deadline):
+                raise ProtocolError("EOF while reading a line: %r" % self.buf)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_response(self, timeout=5.0, method="GET"):
+        """Read exactly one response.  Raises ProtocolError on EOF before a
+        complete response, socket.timeout on timeout."""
+        deadline = time.monotonic() + scaled(timeout)
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill(deadline):
+                raise ProtocolError("EOF before end of response head; got %r"
+                                    % self.buf[:300])
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        m = _STATUS_RE.match(lines[0])
+        if not m:
+            raise ProtocolError("bad status line %r" % lines[0])
+        version = "%s.%s" % (m.group(1).decode(), m.group(2).decode())
+        status = int(m.group(3))
+        reason = (m.group(4) or b"").decode("latin-1")
+        hl = []
+        for ln in lines[1:]:
+            if b":" not in ln:
+                raise ProtocolError("bad header line %r" % ln)
+            k, v = ln.split(b":", 1)
+            hl.append((k.decode("latin-1").strip(), v.decode("latin-1").strip()))
+        hd = headers_dict(hl)
+        if method == "HEAD" or 100 <= status < 200 or status in (204, 304):
+            body = b""
+        elif "chunked" in hd.get("transfer-encoding", "").lower():
+            body = b""
+            while True:
+                size_line = self._read_line(deadline)
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise ProtocolError("bad chunk size %r" % size_line)
+                if size == 0:
+                    while self._read_line(deadline) != b"":
+                        pass
+                    break
+                body += self._read_exact(size, deadline)
+                if self._read_exact(2, deadline) != b"\r\n":
+                    raise ProtocolError("missing CRLF after chunk")
+        elif "content-length" in hd:
+            try:
+                n = int(hd["content-length"])
+            except ValueError:
+                raise ProtocolError("bad Content-Length %r" % hd["content-length"])
+            body = self._read_exact(n, deadline)
+        else:
+            while self._fill(deadline):
+                pass
+            body, self.buf = self.buf, b""
+        return Response(version, status, reason, hl, body)
+
+    def wait_closed(self, timeout=2.0):
+        """Wait for the peer to close.  Returns (state, extra_bytes) with state
+        in 'eof', 'reset', 'timeout'.  Bytes already buffered or received
+        meanwhile are returned as extra_bytes."""
+        deadline = time.monotonic() + scaled(timeout)
+        extra = self.buf
+        self.buf = b""
+        if self.eof:
+            return "eof", extra
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", extra
+            try:
+                self.sock.settimeout(left)
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return "timeout", extra
+            except (ConnectionResetError, BrokenPipeError):
+                return "reset", extra
+            if not chunk:
+                self.eof = True
+                return "eof", extra
+            extra += chunk
+
+    def readable(self, timeout):
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def parse_response_bytes(data, method="GET"):
+    """Parse one complete response out of a bytes blob (or raise)."""
+    class _Fake(RawConn):
+        def __init__(self, data):
+            self.buf = data
+            self.eof = True
+            self.sock = None
+    return _Fake(data).read_response(timeout=1.0, method=method)
+
+
+# -- TAP ------------------------------------------------------------------------
+
+class TAP:
+    """Minimal TAP producer.  The plan is printed by plan() up front, or by
+    done() at the end (trailing plan) if plan() was never called."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        self.planned = None
+
+    @staticmethod
+    def _clean(name):
+        return " ".join(str(name).replace("#", "").split())
+
+    def plan(self, n):
+        self.planned = n
+        print("1..%d" % n, flush=True)
+
+    def diag(self, msg):
+        for ln in str(msg).splitlines() or [""]:
+            print("# " + ln)
+        sys.stdout.flush()
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        cond = bool(cond)
+        if not cond:
+            self.failed += 1
+        print("%s %d - %s" % ("ok" if cond else "not ok", self.n,
+                              self._clean(name)), flush=True)
+        if not cond and diag:
+            if isinstance(diag, (list, tuple)):
+                diag = "\n".join(str(d) for d in diag)
+            self.diag(diag)
+        return cond
+
+    def is_(self, got, want, name, diag=None):
+        good = got == want
+        msg = "got:  %r\nwant: %r" % (got, want)
+        if diag:
+            msg += "\n" + str(diag)
+        return self.ok(good, name, msg)
+
+    def group(self, name, fn, *args, **kw):
+        """Run a group of checks; a server-side failure that raises (reset,
+        timeout, unparsable reply, server that does not start) becomes one
+        'not ok'.  Bugs in the test code (other exceptions) propagate."""
+        try:
+            fn(*args, **kw)
+            return True
+        except TEST_FAILURE_EXCEPTIONS as e:
+            self.ok(False, "%s: aborted by %s" % (name, type(e).__name__),
+                    "%s\n%s" % (e, traceback.format_exc()))
+            return False
+
+    def done(self):
+        if self.planned is None:
+            print("1..%d" % self.n, flush=True)
+        elif self.planned != self.n:
+            self.diag("planned %d tests but ran %d" % (self.planned, self.n))
+        if self.failed:
+            self.diag("%d of %d tests failed" % (self.failed, self.n))
+        sys.stdout.flush()
+        return 0
