@@ -1,0 +1,152 @@
+#!/bin/sh
+# quickstart.sh - set up, build and run stockcam, or run its test suite.
+#
+#   scripts/quickstart.sh run [OPTION]...   install what is missing, build,
+#                                           start the server (defaults)
+#   scripts/quickstart.sh test              install, build, run every test:
+#                                           plain, ASan+UBSan, TSan, valgrind
+#                                           and distcheck
+#   scripts/quickstart.sh deps              only install missing packages
+#
+# Builds go to build/ (and build-asan/, build-tsan/); the source tree
+# stays clean. QUICK=1 limits `test` to the plain build.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+PACKAGES="gcc make autoconf automake pkg-config \
+libevent-dev libjansson-dev libcurl4-openssl-dev libxml2-dev \
+libarchive-dev libturbojpeg0-dev python3"
+TEST_PACKAGES="valgrind"
+
+say() { printf '== %s\n' "$*" >&2; }
+
+install_missing() {
+	missing=""
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed'; then
+			missing="$missing $p"
+		fi
+	done
+	[ -z "$missing" ] && return 0
+	say "installing:$missing"
+	if [ "$(id -u)" -eq 0 ]; then
+		sudo=""
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo="sudo"
+	else
+		echo "quickstart: need root (or sudo) to install:$missing" >&2
+		exit 1
+	fi
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+	    --no-install-recommends $missing >/dev/null
+}
+
+bootstrap() {
+	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+	    [ Makefile.am -nt configure ] || [ m4/sc_macros.m4 -nt configure ]; then
+		say "autoreconf"
+		autoreconf -fi
+	fi
+}
+
+# build DIR [CONFIGURE-ARG]...: configure (once) and build out of tree.
+build() {
+	dir=$1
+	shift
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+		say "configure $dir $*"
+		(cd "$dir" && "$top/configure" -q "$@")
+	fi
+	say "make -C $dir"
+	make -s -C "$dir" -j"$jobs"
+}
+
+passed=0
+failed=0
+
+# tally LOG: adds the automake test summary in LOG to the totals.
+tally() {
+	p=$(sed -n 's/^# PASS: *\([0-9]*\)/\1/p' "$1" | tail -n 1)
+	x=$(sed -n 's/^# XFAIL: *\([0-9]*\)/\1/p' "$1" | tail -n 1)
+	f=$(sed -n 's/^# FAIL: *\([0-9]*\)/\1/p' "$1" | tail -n 1)
+	xp=$(sed -n 's/^# XPASS: *\([0-9]*\)/\1/p' "$1" | tail -n 1)
+	e=$(sed -n 's/^# ERROR: *\([0-9]*\)/\1/p' "$1" | tail -n 1)
+	if [ -z "$p" ]; then
+		# No summary at all: the suite did not run; count it failed.
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + p + ${x:-0}))
+	failed=$((failed + ${f:-0} + ${xp:-0} + ${e:-0}))
+}
+
+# suite NAME DIR [MAKE-ARG]...: run `make check` there, tally the result.
+suite() {
+	name=$1
+	dir=$2
+	shift 2
+	log="$top/build/suite-$name.out"
+	say "test suite: $name"
+	if make -C "$dir" -j"$jobs" "$@" >"$log" 2>&1; then
+		status=ok
+	else
+		status=failed
+	fi
+	grep -E '^(FAIL|ERROR|XPASS):' "$log" >&2 || true
+	tally "$log"
+	say "$name: $status ($(grep -E '^# (PASS|FAIL|ERROR):' "$log" |
+	    tr -s ' ' | tr '\n' ' '))"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+deps)
+	install_missing $PACKAGES $TEST_PACKAGES
+	;;
+run)
+	install_missing $PACKAGES
+	bootstrap
+	build build
+	say "starting: build/stockcam $*"
+	exec build/stockcam "$@"
+	;;
+test)
+	install_missing $PACKAGES $TEST_PACKAGES
+	bootstrap
+	build build
+	suite plain build check
+	if [ "${QUICK:-0}" != 1 ]; then
+		build build-asan --enable-asan --enable-debug
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		    suite asan build-asan check
+		build build-tsan --enable-tsan
+		# TSan cannot map its shadow memory under full address
+		# randomisation on newer kernels; setarch -R turns it off.
+		TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		STOCKCAM_WRAPPER="setarch $(uname -m) -R" \
+		    suite tsan build-tsan check \
+		    LOG_COMPILER="setarch $(uname -m) -R"
+		STOCKCAM_WRAPPER="valgrind -q --error-exitcode=99 \
+--leak-check=full --errors-for-leak-kinds=definite,indirect \
+--show-leak-kinds=definite,indirect" \
+		    suite valgrind build check TESTS="$(cd build &&
+		    make -s print-e2e-tests)"
+		suite distcheck build distcheck
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	;;
+*)
+	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+	;;
+esac
