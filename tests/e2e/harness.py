@@ -112,32 +112,6 @@ def forbidden_log_lines(lines):
     return bad
 
 
-def _proc_listen_port(pid):
-    """TCP port of a listening IPv4 socket owned by process `pid` (Linux
-    /proc), or None."""
-    inodes = set()
-    try:
-        fd_dir = "/proc/%d/fd" % pid
-        for fd in os.listdir(fd_dir):
-            try:
-                target = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        with open("/proc/net/tcp") as f:
-            rows = f.read().splitlines()[1:]
-    except OSError:
-        return None
-    for row in rows:
-        parts = row.split()
-        if len(parts) > 9 and parts[3] == "0A" and parts[9] in inodes:
-            ip_hex, port_hex = parts[1].split(":")
-            if ip_hex == "0100007F":  # 127.0.0.1
-                return int(port_hex, 16)
-    return None
-
-
 class Server:
     """A stockcam process listening on 127.0.0.1:<ephemeral port>.
 
@@ -146,14 +120,10 @@ class Server:
             request(srv, "GET", "/api/health")
     """
 
-    def __init__(self, *extra_args, start_timeout=10.0, log_level="info",
-                 proc_port_fallback=False):
+    def __init__(self, *extra_args, start_timeout=10.0, log_level="info"):
         """extra_args come after the default options (the server is expected
         to let a later option override an earlier one, e.g. --log-level).
-        proc_port_fallback: also discover the listening port through
-        /proc/<pid>/fd + /proc/net/tcp (for log levels at which the server
-        may not print the 'listening on' line)."""
-        self.proc_port_fallback = proc_port_fallback
+        The server prints its 'listening on' line at every log level."""
         self.extra_args = [str(a) for a in extra_args]
         self.data_dir = tempfile.mkdtemp(prefix="stockcam-e2e-")
         self.port = None
@@ -213,12 +183,6 @@ class Server:
                         return
                 if self._eof:
                     break
-                if self.proc_port_fallback:
-                    port = _proc_listen_port(self.proc.pid)
-                    if port:
-                        self.host, self.port = HOST, port
-                        self.url = "http://%s:%d/" % (self.host, self.port)
-                        return
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -637,3 +601,20 @@ class TAP:
             self.diag("%d of %d tests failed" % (self.failed, self.n))
         sys.stdout.flush()
         return 0
+
+
+def still_serving(t, srv, after):
+    """A fresh GET /api/health must answer 200 after an error case."""
+    st, hd, body = request(srv, "GET", "/api/health")
+    j = json_of(body)
+    t.ok(st == 200 and isinstance(j, dict) and j.get("status") == "ok",
+         "server still serves GET /api/health after %s" % after,
+         "status=%r body=%r" % (st, body[:200]))
+
+
+def check_problem(t, name, st, hd, body, want):
+    """The reply must be `want` with a complete problem+json body."""
+    t.is_(st, want, "%s -> %d" % (name, want), "headers=%r body=%r" % (hd, body[:300]))
+    issues = problem_issues(st, hd, body, want)
+    t.ok(not issues, "%s -> application/problem+json body" % name,
+         issues + ["headers=%r" % hd, "body=%r" % body[:300]])

@@ -10,27 +10,15 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TAP, Server, RawConn, request, json_of, media_type,  # noqa: E402
+from harness import (still_serving, check_problem, TAP, Server, RawConn, request, json_of, media_type,  # noqa: E402
                      is_int, is_number, problem_issues, check_binary, ProtocolError,
                      start_watchdog, scaled, HOST)
 
 t = TAP()
 
 
-def still_serving(srv, after):
-    """A fresh GET /api/health must answer 200 after an error case."""
-    st, hd, body = request(srv, "GET", "/api/health")
-    j = json_of(body)
-    t.ok(st == 200 and isinstance(j, dict) and j.get("status") == "ok",
-         "server still serves GET /api/health after %s" % after,
-         "status=%r body=%r" % (st, body[:200]))
 
 
-def problem(name, st, hd, body, want):
-    t.is_(st, want, "%s -> %d" % (name, want), "headers=%r body=%r" % (hd, body[:300]))
-    issues = problem_issues(st, hd, body, want)
-    t.ok(not issues, "%s -> application/problem+json body" % name,
-         issues + ["headers=%r" % hd, "body=%r" % body[:300]])
 
 
 # -- health -----------------------------------------------------------------------
@@ -154,27 +142,27 @@ def test_stats(srv):
 
 def test_404(srv):
     st, hd, body = request(srv, "GET", "/definitely/not/here")
-    problem("GET /definitely/not/here", st, hd, body, 404)
-    still_serving(srv, "404")
+    check_problem(t, "GET /definitely/not/here", st, hd, body, 404)
+    still_serving(t, srv, "404")
 
 
 def test_405(srv):
     st, hd, body = request(srv, "POST", "/api/health", body=b"{}",
                            headers={"Content-Type": "application/json"})
-    problem("POST /api/health", st, hd, body, 405)
+    check_problem(t, "POST /api/health", st, hd, body, 405)
     allow = hd.get("allow")
     methods = {m.strip().upper() for m in (allow or "").split(",")}
     t.ok(allow is not None and "GET" in methods and "HEAD" in methods,
          "405 reply has an Allow header with GET and HEAD", "Allow: %r" % allow)
-    still_serving(srv, "405")
+    still_serving(t, srv, "405")
 
 
 def raw_error(srv, name, payload, want):
     with RawConn(srv) as c:
         c.send(payload)
         r = c.read_response()
-        problem(name, r.status, r.headers, r.body, want)
-    still_serving(srv, name)
+        check_problem(t, name, r.status, r.headers, r.body, want)
+    still_serving(t, srv, name)
 
 
 def test_400(srv):
@@ -302,7 +290,7 @@ def test_log_line(srv):
 def test_log_warn():
     # The 'listening on' line may legitimately be an info message, so the
     # port may have to be found through /proc.
-    with Server("--log-level", "warn", proc_port_fallback=True) as srv:
+    with Server("--log-level", "warn") as srv:
         for _ in range(3):
             st, _, _ = request(srv, "GET", "/api/health")
         t.is_(st, 200, "--log-level warn server answers GET /api/health")

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TAP, Server, RawConn, request, json_of, is_int,  # noqa: E402
+from harness import (still_serving, check_problem, TAP, Server, RawConn, request, json_of, is_int,  # noqa: E402
                      problem_issues, parse_response_bytes, check_binary,
                      start_watchdog, scaled, ProtocolError)
 
@@ -18,19 +18,8 @@ t = TAP()
 GET_HEALTH = "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-def problem(name, st, hd, body, want):
-    t.is_(st, want, "%s -> %d" % (name, want), "headers=%r body=%r" % (hd, body[:300]))
-    issues = problem_issues(st, hd, body, want)
-    t.ok(not issues, "%s -> application/problem+json body" % name,
-         issues + ["headers=%r" % hd, "body=%r" % body[:300]])
 
 
-def still_serving(srv, after):
-    st, hd, body = request(srv, "GET", "/api/health")
-    j = json_of(body)
-    t.ok(st == 200 and isinstance(j, dict) and j.get("status") == "ok",
-         "server still serves GET /api/health after %s" % after,
-         "status=%r body=%r" % (st, body[:200]))
 
 
 # -- sizes ---------------------------------------------------------------------------
@@ -38,8 +27,8 @@ def still_serving(srv, after):
 def test_body_too_large(srv):
     st, hd, body = request(srv, "POST", "/api/health", body=b"x" * 4096,
                            headers={"Content-Type": "application/octet-stream"})
-    problem("POST 4096-byte body with --max-body-size 1024", st, hd, body, 413)
-    still_serving(srv, "413")
+    check_problem(t, "POST 4096-byte body with --max-body-size 1024", st, hd, body, 413)
+    still_serving(t, srv, "413")
 
 
 def test_body_limit_boundary(srv):
@@ -50,7 +39,7 @@ def test_body_limit_boundary(srv):
     st, hd, body = request(srv, "POST", "/api/health", body=b"x" * 1025,
                            headers={"Content-Type": "application/octet-stream"})
     t.is_(st, 413, "POST body of 1025 bytes (limit 1024) -> 413", "body=%r" % body[:300])
-    still_serving(srv, "body size boundary")
+    still_serving(t, srv, "body size boundary")
 
 
 def test_expect_100(srv):
@@ -63,17 +52,17 @@ def test_expect_100(srv):
         el = time.monotonic() - t0
         t.ok(r.status != 100, "Expect: 100-continue with oversized body: no 100 Continue",
              repr(r))
-        problem("Expect: 100-continue, Content-Length 4096 (body never sent)",
+        check_problem(t, "Expect: 100-continue, Content-Length 4096 (body never sent)",
                 r.status, r.headers, r.body, 413)
         t.ok(el < scaled(1.5), "413 for Expect: 100-continue arrives promptly",
              "took %.2fs" % el)
-    still_serving(srv, "413 with Expect: 100-continue")
+    still_serving(t, srv, "413 with Expect: 100-continue")
 
 
 def test_header_too_large(srv):
     st, hd, body = request(srv, "GET", "/api/health", headers={"X-Big": "a" * 4000})
-    problem("GET with a 4000-byte header, --max-header-size 2048", st, hd, body, 431)
-    still_serving(srv, "431")
+    check_problem(t, "GET with a 4000-byte header, --max-header-size 2048", st, hd, body, 431)
+    still_serving(t, srv, "431")
     st, hd, body = request(srv, "GET", "/api/health", headers={"X-Medium": "a" * 1000})
     t.is_(st, 200, "GET with a 1000-byte header (under the 2048 limit) -> 200")
 
@@ -93,7 +82,7 @@ def read_rejection(c, name, send_request):
         t.ok(False, "%s -> 503" % name, "no complete response within 2 s: %r" % e)
         return
     el = time.monotonic() - t0
-    problem(name, r.status, r.headers, r.body, 503)
+    check_problem(t, name, r.status, r.headers, r.body, 503)
     ra = r.headers.get("retry-after")
     t.ok(ra is not None and ra.strip() != "", "%s: has a Retry-After header" % name,
          "headers=%r" % r.headers)
