@@ -60,7 +60,7 @@ log_enabled(enum log_level level)
 	return level <= log_level;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(enum log_level level, const char *fmt, va_list ap, const char *err)
 {
 	char		 line[2048];

@@ -23,6 +23,7 @@
 #include "api.h"
 #include "app.h"
 #include "assets.h"
+#include "cmd_csv2xml.h"
 #include "compq.h"
 #include "http.h"
 #include "log.h"
@@ -98,6 +99,8 @@ main(int argc, char **argv)
 	struct event	*sigint, *sigterm;
 	int		 port, status = 0;
 
+	if (argc > 1 && strcmp(argv[1], "csv2xml") == 0)
+		return cmd_csv2xml_main(argc - 1, argv + 1);
 	switch (options_load(&opt, argc, argv)) {
 	case OPTIONS_OK:
 		break;

@@ -1,0 +1,48 @@
+/* csv2xml.h - streaming CSV (RFC 4180) to pretty XML through libxml2. */
+#ifndef SC_CSV2XML_H
+#define SC_CSV2XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/xmlIO.h>
+
+#define CSV2XML_MAX_FIELD	(1024 * 1024)	/* bytes in one field */
+#define CSV2XML_MAX_COLUMNS	1024		/* columns in the header */
+
+struct csv2xml;
+
+struct csv2xml_limits {
+	size_t		max_field;
+	unsigned	max_columns;
+};
+
+struct csv2xml_stats {
+	uint64_t	rows;
+	uint64_t	bytes_in;
+	uint64_t	bytes_out;
+};
+
+/* Writes to `out` (not closed by csv2xml_free). NULL limits: defaults. */
+struct csv2xml	*csv2xml_new(xmlOutputBufferPtr out,
+		    const struct csv2xml_limits *);
+/* 0, or -1 with csv2xml_error() set; after an error every call fails. */
+int		 csv2xml_feed(struct csv2xml *, const char *, size_t);
+/* Ends the input, completes the document, flushes. 0 or -1. */
+int		 csv2xml_finish(struct csv2xml *);
+/* "line 3, column 7: invalid UTF-8", or "" if none. */
+const char	*csv2xml_error(const struct csv2xml *);
+void		 csv2xml_get_stats(const struct csv2xml *, struct csv2xml_stats *);
+void		 csv2xml_free(struct csv2xml *);
+
+/*
+ * Converts the file `in` into `out` ("-" is stdin / stdout). A file
+ * output is written under a temporary name in its directory and renamed
+ * on success; on failure nothing is left behind. Returns 0, or -1 with a
+ * message (position first for conversion errors) in err.
+ */
+int		 csv2xml_file(const char *in, const char *out,
+		    const struct csv2xml_limits *, struct csv2xml_stats *,
+		    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * test_csv2xml.c - the converter on hand-made input: exact output for
+ * each RFC 4180 case, header rewriting, errors with their positions, and
+ * the same result however the input is cut into chunks.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "csv2xml.h"
+#include "tap.h"
+#include "xmlname.h"
+
+#define DECL	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+
+struct result {
+	int	 rv;
+	char	*out;
+	char	 err[256];
+	struct csv2xml_stats st;
+};
+
+/* Converts in chunks of `chunk` bytes (0: all at once). */
+static void
+convert(const char *in, size_t len, size_t chunk,
+    const struct csv2xml_limits *lim, struct result *r)
+{
+	xmlBufferPtr		 buf = xmlBufferCreate();
+	xmlOutputBufferPtr	 ob = xmlOutputBufferCreateBuffer(buf, NULL);
+	struct csv2xml		*c = csv2xml_new(ob, lim);
+	size_t			 off, n;
+
+	if (chunk == 0)
+		chunk = len > 0 ? len : 1;
+	r->rv = 0;
+	for (off = 0; off < len && r->rv == 0; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		r->rv = csv2xml_feed(c, in + off, n);
+	}
+	if (r->rv == 0)
+		r->rv = csv2xml_finish(c);
+	snprintf(r->err, sizeof r->err, "%s", csv2xml_error(c));
+	csv2xml_get_stats(c, &r->st);
+	csv2xml_free(c);
+	xmlOutputBufferClose(ob);
+	r->out = strdup((const char *)xmlBufferContent(buf));
+	xmlBufferFree(buf);
+}
+
+static void
+check_out(const char *in, const char *want, const char *name)
+{
+	struct result	r;
+
+	convert(in, strlen(in), 0, NULL, &r);
+	if (!ok(r.rv == 0, "%s: converts", name))
+		diag("error: %s", r.err);
+	is_str(r.out, want, "%s: output", name);
+	free(r.out);
+}
+
+static void
+check_err(const char *in, size_t len, const char *want, const char *name)
+{
+	struct result	r;
+
+	convert(in, len, 0, NULL, &r);
+	ok(r.rv == -1, "%s: fails", name);
+	is_str(r.err, want, "%s: message", name);
+	free(r.out);
+}
+
+static void
+test_cases(void)
+{
+	check_out("Date,Open\n2026-11-20,15.08\n",
+	    DECL "<Data>\n\t<Row>\n\t\t<Date>2026-11-20</Date>\n"
+	    "\t\t<Open>15.08</Open>\n\t</Row>\n</Data>\n", "basic");
+	check_out("a,b\r\n1,2\r\n", DECL "<Data>\n\t<Row>\n\t\t<a>1</a>\n"
+	    "\t\t<b>2</b>\n\t</Row>\n</Data>\n", "CRLF");
+	check_out("a,b\n1,2", DECL "<Data>\n\t<Row>\n\t\t<a>1</a>\n"
+	    "\t\t<b>2</b>\n\t</Row>\n</Data>\n", "no final newline");
+	check_out("\xEF\xBB\xBF" "a\n1\n", DECL "<Data>\n\t<Row>\n"
+	    "\t\t<a>1</a>\n\t</Row>\n</Data>\n", "BOM skipped");
+	check_out("a,b\n\"1,5\",\"say \"\"hi\"\"\"\n", DECL "<Data>\n\t<Row>\n"
+	    "\t\t<a>1,5</a>\n\t\t<b>say \"hi\"</b>\n\t</Row>\n</Data>\n",
+	    "quoted comma and doubled quotes");
+	check_out("a\n\"x\r\ny\"\n", DECL "<Data>\n\t<Row>\n"
+	    "\t\t<a>x&#13;\ny</a>\n\t</Row>\n</Data>\n",
+	    "CRLF inside quotes kept exactly");
+	check_out("a\n<&>\n", DECL "<Data>\n\t<Row>\n"
+	    "\t\t<a>&lt;&amp;&gt;</a>\n\t</Row>\n</Data>\n", "escaping");
+	check_out("a,b,c\n1\n", DECL "<Data>\n\t<Row>\n\t\t<a>1</a>\n"
+	    "\t\t<b/>\n\t\t<c/>\n\t</Row>\n</Data>\n", "short row padded");
+	check_out("a,b\n1,\n", DECL "<Data>\n\t<Row>\n\t\t<a>1</a>\n"
+	    "\t\t<b/>\n\t</Row>\n</Data>\n", "trailing empty field");
+	check_out("a\n\n1\n\n\n2\n", DECL "<Data>\n\t<Row>\n\t\t<a>1</a>\n"
+	    "\t</Row>\n\t<Row>\n\t\t<a>2</a>\n\t</Row>\n</Data>\n",
+	    "empty lines skipped");
+	check_out("a\n\"\"\n", DECL "<Data>\n\t<Row>\n\t\t<a/>\n\t</Row>\n"
+	    "</Data>\n", "a quoted empty field is a row");
+	check_out("a,b\n", DECL "<Data>\n</Data>\n", "header only");
+	check_out("a\nx\"y\n", DECL "<Data>\n\t<Row>\n\t\t<a>x\"y</a>\n"
+	    "\t</Row>\n</Data>\n", "quote inside an unquoted field");
+	check_out("Adj Close,1st,a:b,xmlfoo,,Close,Close,Prix §\nv,v,v,v,v,"
+	    "v,v,v\n", DECL "<Data>\n\t<Row>\n\t\t<AdjClose>v</AdjClose>\n"
+	    "\t\t<_1st>v</_1st>\n\t\t<a_b>v</a_b>\n"
+	    "\t\t<_xmlfoo>v</_xmlfoo>\n\t\t<Column5>v</Column5>\n"
+	    "\t\t<Close>v</Close>\n\t\t<Close_2>v</Close_2>\n"
+	    "\t\t<Prix_>v</Prix_>\n\t</Row>\n</Data>\n", "header rewrites");
+	check_out("价格,Öffnung\n1,2\n", DECL "<Data>\n\t<Row>\n"
+	    "\t\t<价格>1</价格>\n\t\t<Öffnung>2</Öffnung>\n\t</Row>\n"
+	    "</Data>\n", "non-ASCII names kept");
+}
+
+static void
+test_errors(void)
+{
+	check_err("", 0, "line 1: no header row", "empty input");
+	check_err("\xEF\xBB\xBF", 3, "line 1: no header row", "only a BOM");
+	check_err("\n\n", 2, "line 3: no header row", "only empty lines");
+	check_err("a,b\n1,2,3\n", 10,
+	    "line 2: the record has more fields than the header's 2",
+	    "long row");
+	check_err("a\nok\nb\xff" "c\n", 9,
+	    "line 3, column 2: invalid UTF-8", "invalid byte");
+	check_err("a\n\xC0\xAF\n", 5, "line 2, column 1: invalid UTF-8",
+	    "overlong");
+	check_err("a\n\xED\xA0\x80\n", 6, "line 2, column 2: invalid UTF-8",
+	    "surrogate");
+	check_err("a\nx\xE2\x82\n", 6, "line 2, column 4: invalid UTF-8",
+	    "truncated sequence");
+	check_err("a\n\xEF\xBF\xBF\n", 6,
+	    "line 2, column 3: U+FFFE and U+FFFF are not allowed in XML",
+	    "U+FFFF");
+	check_err("a\nx\0y\n", 6, "line 2, column 2: NUL byte", "NUL");
+	check_err("a\n\"p\nq\x01\"\n", 9, "line 3, column 2: control "
+	    "character not allowed in XML", "control in a quoted field");
+	check_err("a\n\"open\n", 8,
+	    "line 2: quoted field not closed at the end of the input",
+	    "unclosed quote");
+	check_err("a\n\"x\"y\n", 7, "line 2, column 4: only a comma or the "
+	    "end of the record may follow a closing quote", "junk after quote");
+	check_err("\xEF\xBB\xBF" "a\n\x01\n", 7, "line 2, column 1: control "
+	    "character not allowed in XML", "column counts after the BOM");
+}
+
+static void
+test_limits(void)
+{
+	struct csv2xml_limits	 lim = { 8, 3 };
+	struct result		 r;
+
+	convert("a,b,c\n12345678,1\n", 17, 0, &lim, &r);
+	ok(r.rv == 0, "a field of exactly the limit converts");
+	free(r.out);
+	convert("a,b,c\n123456789,1\n", 18, 0, &lim, &r);
+	is_str(r.err, "line 2: a field is longer than 8 bytes (the limit)",
+	    "a longer field is refused");
+	free(r.out);
+	convert("a,b,c\n\"123456789\"\n", 18, 3, &lim, &r);
+	is_str(r.err, "line 2: a field is longer than 8 bytes (the limit)",
+	    "a longer quoted field is refused, in chunks too");
+	free(r.out);
+	convert("a,b,c,d\n1\n", 10, 0, &lim, &r);
+	is_str(r.err, "line 1: the header has more than 3 columns (the limit)",
+	    "too many columns refused");
+	free(r.out);
+}
+
+/* Every way of cutting the input in two gives the same result. */
+static void
+test_chunking(void)
+{
+	static const char *inputs[] = {
+		"\xEF\xBB\xBF" "Date,Adj Close\r\n2026-01-01,\"1,5\"\r\n"
+		    "\"x\"\"y\",\"multi\nline\"\r\n\r\nv,<&>\n",
+		"a,b\nä€\xF0\x9F\x98\x80,z\n",
+		"a\n\"x\r\ny\"",
+		"a,b\n1,2,3\n",
+	};
+	struct result	 whole, part;
+	size_t		 i, len, cut, bad = 0, chunk;
+
+	for (i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+		len = strlen(inputs[i]);
+		convert(inputs[i], len, 0, NULL, &whole);
+		for (chunk = 1; chunk <= len; chunk++) {
+			convert(inputs[i], len, chunk, NULL, &part);
+			if (part.rv != whole.rv || strcmp(part.out,
+			    whole.out) != 0 || strcmp(part.err, whole.err) != 0)
+				bad++;
+			free(part.out);
+		}
+		for (cut = 1; cut < len; cut++) {
+			xmlBufferPtr b = xmlBufferCreate();
+			xmlOutputBufferPtr ob = xmlOutputBufferCreateBuffer(b,
+			    NULL);
+			struct csv2xml *c = csv2xml_new(ob, NULL);
+			int rv = csv2xml_feed(c, inputs[i], cut);
+
+			if (rv == 0)
+				rv = csv2xml_feed(c, inputs[i] + cut,
+				    len - cut);
+			if (rv == 0)
+				rv = csv2xml_finish(c);
+			if (rv != whole.rv || strcmp(csv2xml_error(c),
+			    whole.err) != 0)
+				bad++;
+			csv2xml_free(c);
+			xmlOutputBufferClose(ob);
+			if (rv == 0 && strcmp((const char *)
+			    xmlBufferContent(b), whole.out) != 0)
+				bad++;
+			xmlBufferFree(b);
+		}
+		free(whole.out);
+	}
+	is_int(bad, 0, "output and errors do not depend on chunking");
+}
+
+static void
+test_stats_and_parse(void)
+{
+	const char	*in = "Date,Open\n1,2\n3,4\n5,6\n";
+	struct result	 r;
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root, row;
+	int		 rows = 0;
+
+	convert(in, strlen(in), 0, NULL, &r);
+	is_int(r.st.rows, 3, "stats: rows");
+	is_int(r.st.bytes_in, strlen(in), "stats: bytes in");
+	is_int(r.st.bytes_out, strlen(r.out), "stats: bytes out");
+	doc = xmlReadMemory(r.out, (int)strlen(r.out), NULL, "UTF-8", 0);
+	ok(doc != NULL, "libxml2 parses the output");
+	root = xmlDocGetRootElement(doc);
+	for (row = root->children; row != NULL; row = row->next)
+		rows += row->type == XML_ELEMENT_NODE;
+	is_int(rows, 3, "three Row elements");
+	xmlFreeDoc(doc);
+	free(r.out);
+}
+
+static void
+test_xmlname(void)
+{
+	const char	*raw[] = { "a", "a", "a_2", "a", " ", "9", "-x" };
+	size_t		 lens[] = { 1, 1, 3, 1, 1, 1, 2 };
+	char		**n = xmlname_rewrite(raw, lens, 7);
+
+	is_str(n[0], "a", "first a");
+	is_str(n[1], "a_2", "second a");
+	is_str(n[2], "a_2_2", "a literal a_2 after a generated one");
+	is_str(n[3], "a_3", "third a");
+	is_str(n[4], "Column5", "whitespace-only name");
+	is_str(n[5], "_9", "digit first");
+	is_str(n[6], "_-x", "hyphen first");
+	xmlname_free(n, 7);
+}
+
+int
+main(void)
+{
+	test_cases();
+	test_errors();
+	test_limits();
+	test_chunking();
+	test_stats_and_parse();
+	test_xmlname();
+	xmlCleanupParser();
+	return tap_done();
+}
