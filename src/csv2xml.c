@@ -38,12 +38,13 @@
 #include <emmintrin.h>
 #endif
 
+#include "bgwrite.h"
 #include "csv2xml.h"
 #include "log.h"
 #include "xmalloc.h"
 #include "xmlname.h"
 
-#define OBUF_SIZE	65536
+#define OBUF_SIZE	(256 * 1024)
 #define OBUF_SLACK	128	/* room for the fixed-size copies below */
 #define TAG_COPY	32	/* tags shorter than this copy in one move */
 #define SHORT_VALUE	16	/* values this short copy in one move */
@@ -110,6 +111,8 @@ struct csv2xml {
 
 	char			*obuf;
 	size_t			 olen;
+	char			*spare;		/* with write-behind */
+	struct bgwrite		*bw;
 	struct csv2xml_stats	 stats;
 	int			 failed;
 	char			 err[256];
@@ -168,14 +171,65 @@ fail_at(struct csv2xml *c, const unsigned char *s, const char *what)
 
 /* --- output --- */
 
+/* Loops over the output's write callback until all of buf is taken. */
+static int
+sink_write(void *arg, const char *p, size_t n)
+{
+	xmlOutputBufferPtr	ob = arg;
+	int			w;
+
+	while (n > 0) {
+		w = ob->writecallback(ob->context, p, n > INT32_MAX ?
+		    INT32_MAX : (int)n);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Hands n bytes to the output. Without an encoder, xmlOutputBufferWrite
+ * would copy them into its own buffer and pass them on in 4 KB to 16 KB
+ * writes; ours is already a large buffer, so it goes to the output's
+ * write callback (its fd, file or memory sink) whole.
+ */
+static int
+out_write(struct csv2xml *c, const char *p, size_t n)
+{
+	xmlOutputBufferPtr	ob = c->out;
+
+	c->stats.bytes_out += n;
+	if (ob->encoder != NULL || ob->writecallback == NULL) {
+		if (xmlOutputBufferWrite(ob, (int)n, p) < 0)
+			return fail(c, "cannot write the output");
+		return 0;
+	}
+	if ((c->bw != NULL && bgwrite_wait(c->bw) != 0) ||
+	    xmlOutputBufferFlush(ob) < 0 || sink_write(ob, p, n) != 0)
+		return fail(c, "cannot write the output");
+	return 0;
+}
+
 static int
 out_flush(struct csv2xml *c)
 {
+	char	*full = c->obuf;
+
 	if (c->olen == 0)
 		return 0;
-	if (xmlOutputBufferWrite(c->out, (int)c->olen, c->obuf) < 0)
-		return fail(c, "cannot write the output");
-	c->stats.bytes_out += c->olen;
+	if (c->bw == NULL) {
+		if (out_write(c, c->obuf, c->olen) != 0)
+			return -1;
+	} else {
+		/* The writer takes this buffer; fill the other meanwhile. */
+		c->stats.bytes_out += c->olen;
+		if (bgwrite_submit(c->bw, full, c->olen) != 0)
+			return fail(c, "cannot write the output");
+		c->obuf = c->spare;
+		c->spare = full;
+	}
 	c->olen = 0;
 	return 0;
 }
@@ -186,12 +240,8 @@ out_put(struct csv2xml *c, const char *p, size_t n)
 	if (c->olen + n > OBUF_SIZE) {
 		if (out_flush(c) != 0)
 			return -1;
-		if (n > OBUF_SIZE) {
-			if (xmlOutputBufferWrite(c->out, (int)n, p) < 0)
-				return fail(c, "cannot write the output");
-			c->stats.bytes_out += n;
-			return 0;
-		}
+		if (n > OBUF_SIZE)
+			return out_write(c, p, n);
 	}
 	memcpy(c->obuf + c->olen, p, n);
 	c->olen += n;
@@ -487,10 +537,12 @@ scan_text(struct csv2xml *c, const unsigned char *s, const unsigned char *end)
 			s++;
 			continue;
 		}
-		/* The hot loop: ordinary text. */
+		/* The hot loop: ordinary text up to a delimiter. */
 		if ((s = skip_plain(s, end)) == end)
 			break;
 		b = *s;
+		if (!c->quoted && (b == ',' || b == '\n'))
+			return s;	/* the usual end: no table, no jump */
 		switch (byte_class[b]) {
 		case C_PLAIN:
 			break;
@@ -652,6 +704,18 @@ csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
 	return c;
 }
 
+void
+csv2xml_write_behind(struct csv2xml *c)
+{
+	if (c->bw != NULL || c->out->encoder != NULL ||
+	    c->out->writecallback == NULL)
+		return;
+	if (xmlOutputBufferFlush(c->out) < 0)
+		return;
+	c->spare = xmalloc(OBUF_SIZE + OBUF_SLACK);
+	c->bw = bgwrite_new(sink_write, c->out);
+}
+
 int
 csv2xml_feed(struct csv2xml *c, const char *buf, size_t len)
 {
@@ -721,7 +785,8 @@ csv2xml_finish(struct csv2xml *c)
 		    (unsigned long long)c->line);
 	if (out_put(c, "</Data>\n", 8) != 0 || out_flush(c) != 0)
 		return -1;
-	if (xmlOutputBufferFlush(c->out) < 0)
+	if ((c->bw != NULL && bgwrite_wait(c->bw) != 0) ||
+	    xmlOutputBufferFlush(c->out) < 0)
 		return fail(c, "cannot write the output");
 	return 0;
 }
@@ -755,8 +820,10 @@ csv2xml_free(struct csv2xml *c)
 		free(c->cols[i].empty);
 	}
 	free(c->cols);
+	bgwrite_free(c->bw);	/* before its buffers go */
 	free(c->fbuf);
 	free(c->obuf);
+	free(c->spare);
 	free(c);
 }
 
@@ -815,6 +882,7 @@ csv2xml_file(const char *in, const char *out,
 	if ((ob = xmlOutputBufferCreateFd(outfd, NULL)) == NULL)
 		fatalx("csv2xml: xmlOutputBufferCreateFd");
 	c = csv2xml_new(ob, lim);
+	csv2xml_write_behind(c);
 	buf = xmalloc(READ_SIZE);
 	for (;;) {
 		n = read(infd, buf, READ_SIZE);

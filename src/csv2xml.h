@@ -26,6 +26,11 @@ struct csv2xml_stats {
 /* Writes to `out` (not closed by csv2xml_free). NULL limits: defaults. */
 struct csv2xml	*csv2xml_new(xmlOutputBufferPtr out,
 		    const struct csv2xml_limits *);
+/*
+ * Output buffers are then written by a thread of their own while the
+ * next is filled (see bgwrite.c). Call before the first feed.
+ */
+void		 csv2xml_write_behind(struct csv2xml *);
 /* 0, or -1 with csv2xml_error() set; after an error every call fails. */
 int		 csv2xml_feed(struct csv2xml *, const char *, size_t);
 /* Ends the input, completes the document, flushes. 0 or -1. */
