@@ -4,8 +4,8 @@
 #   scripts/quickstart.sh run [OPTION]...   install what is missing, build,
 #                                           start the server (defaults)
 #   scripts/quickstart.sh test              install, build, run every test:
-#                                           plain, ASan+UBSan, TSan, valgrind
-#                                           and distcheck
+#                                           plain, ASan+UBSan, TSan, valgrind,
+#                                           a short fuzzing run and distcheck
 #   scripts/quickstart.sh deps              only install missing packages
 #
 # Builds go to build/ (and build-asan/, build-tsan/); the source tree
@@ -19,7 +19,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 PACKAGES="gcc make autoconf automake pkg-config \
 libevent-dev libjansson-dev libcurl4-openssl-dev libxml2-dev \
 libarchive-dev libturbojpeg0-dev python3"
-TEST_PACKAGES="valgrind"
+TEST_PACKAGES="valgrind libxml2-utils clang libclang-rt-14-dev"
 
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -105,6 +105,20 @@ suite() {
 	    tr -s ' ' | tr '\n' ' '))"
 }
 
+# fuzz DIR: a short libFuzzer run over the CSV corpus; one test.
+fuzz() {
+	log="$top/build/suite-fuzz.out"
+	say "fuzzing: csv2xml for ${FUZZ_SECONDS:-30} s"
+	if make -C "$1" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		say "fuzz: ok ($(grep -E 'Done [0-9]+ runs' "$log"))"
+	else
+		failed=$((failed + 1))
+		tail -n 30 "$log" >&2
+		say "fuzz: FAILED (see $log)"
+	fi
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -140,6 +154,8 @@ test)
 --show-leak-kinds=definite,indirect" \
 		    suite valgrind build check TESTS="$(cd build &&
 		    make -s print-e2e-tests)"
+		build build-fuzz CC=clang --enable-fuzzing
+		fuzz build-fuzz
 		suite distcheck build distcheck
 	fi
 	echo "$passed passed, $failed failed"
