@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <libxml/globals.h>
+#include <libxml/xmlerror.h>
+
 #include "cmd_csv2xml.h"
 #include "csv2xml.h"
 
@@ -28,6 +31,16 @@ usage(FILE *f)
 	    "  --max-columns N         most header columns accepted (%d)\n"
 	    "  --stats                 print rows, bytes and time to stderr\n",
 	    CSV2XML_MAX_FIELD, CSV2XML_MAX_COLUMNS);
+}
+
+/*
+ * libxml2 would print its own I/O errors; ours name the file. Its error
+ * handlers are per thread, so the default for new threads (the
+ * write-behind one) is set too.
+ */
+static void
+quiet(void *ctx, const char *fmt, ...)
+{
 }
 
 static int
@@ -65,6 +78,8 @@ cmd_csv2xml_main(int argc, char **argv)
 	unsigned long		 v;
 	int			 ch, stats = 0;
 
+	xmlSetGenericErrorFunc(NULL, quiet);
+	xmlThrDefSetGenericErrorFunc(NULL, quiet);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {

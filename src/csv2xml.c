@@ -88,9 +88,11 @@ struct csv2xml {
 	uint64_t		 line_start;	/* offset of the line's first byte */
 	uint64_t		 rec_line;	/* line the record started on */
 	uint64_t		 field_line;
+	uint64_t		 cr_at;		/* the CR that may end a record */
 
-	/* An unfinished UTF-8 sequence. */
+	/* An unfinished UTF-8 sequence, and where its first byte stands. */
 	unsigned		 u_need;
+	uint64_t		 u_start;
 	unsigned char		 u_lo, u_hi;
 	uint32_t		 u_cp;
 
@@ -162,11 +164,17 @@ fail(struct csv2xml *c, const char *fmt, ...)
 }
 
 static int
-fail_at(struct csv2xml *c, const unsigned char *s, const char *what)
+fail_at_offset(struct csv2xml *c, uint64_t off, const char *what)
 {
 	return fail(c, "line %llu, column %llu: %s",
 	    (unsigned long long)c->line,
-	    (unsigned long long)(offset_of(c, s) - c->line_start + 1), what);
+	    (unsigned long long)(off - c->line_start + 1), what);
+}
+
+static int
+fail_at(struct csv2xml *c, const unsigned char *s, const char *what)
+{
+	return fail_at_offset(c, offset_of(c, s), what);
 }
 
 /* --- output --- */
@@ -522,7 +530,8 @@ scan_text(struct csv2xml *c, const unsigned char *s, const unsigned char *end)
 		if (c->u_need > 0) {
 			b = *s;
 			if (b < c->u_lo || b > c->u_hi) {
-				fail_at(c, s, "invalid UTF-8");
+				/* Name the sequence, not the byte after it. */
+				fail_at_offset(c, c->u_start, "invalid UTF-8");
 				return NULL;
 			}
 			c->u_cp = c->u_cp << 6 | (b & 0x3F);
@@ -530,8 +539,8 @@ scan_text(struct csv2xml *c, const unsigned char *s, const unsigned char *end)
 			c->u_hi = 0xBF;
 			if (--c->u_need == 0 &&
 			    (c->u_cp == 0xFFFE || c->u_cp == 0xFFFF)) {
-				fail_at(c, s, "U+FFFE and U+FFFF are not "
-				    "allowed in XML");
+				fail_at_offset(c, c->u_start, "U+FFFE and "
+				    "U+FFFF are not allowed in XML");
 				return NULL;
 			}
 			s++;
@@ -550,6 +559,7 @@ scan_text(struct csv2xml *c, const unsigned char *s, const unsigned char *end)
 			c->escape = 1;
 			break;
 		case C_HIGH:
+			c->u_start = offset_of(c, s);
 			if (utf8_start(c, b) != 0) {
 				fail_at(c, s, "invalid UTF-8");
 				return NULL;
@@ -605,11 +615,13 @@ process(struct csv2xml *c, const char *buf, size_t len, uint64_t base)
 		case ST_BOM:
 			fatalx("csv2xml: BOM state in process");
 		case ST_CR:
+			/* Records end with LF or CRLF; a lone CR is refused. */
+			if (*s != '\n')
+				return fail_at_offset(c, c->cr_at, "a CR outside "
+				    "quotes must be followed by LF");
+			new_line(c, s);
 			c->st = ST_FIELD;
-			if (*s == '\n') {
-				c->line_start = offset_of(c, s) + 1;
-				s++;
-			}
+			s++;
 			break;
 		case ST_FIELD:
 			c->field_line = c->line;
@@ -675,9 +687,12 @@ delimiter:
 		/* s is the comma, CR or LF that ended a field. */
 		if (*s == ',')
 			c->st = ST_FIELD;
-		else {
+		else if (*s == '\r') {
+			c->cr_at = offset_of(c, s);
+			c->st = ST_CR;
+		} else {
 			new_line(c, s);
-			c->st = *s == '\r' ? ST_CR : ST_FIELD;
+			c->st = ST_FIELD;
 		}
 		s++;
 	}
@@ -760,8 +775,8 @@ csv2xml_finish(struct csv2xml *c)
 			return -1;
 	}
 	if (c->u_need > 0)
-		return fail(c, "line %llu: invalid UTF-8 at the end of the "
-		    "input", (unsigned long long)c->line);
+		return fail_at_offset(c, c->u_start, "invalid UTF-8 (the input "
+		    "ends inside a character)");
 	switch (c->st) {
 	case ST_QUOTED:
 		return fail(c, "line %llu: quoted field not closed at the end "

@@ -129,12 +129,16 @@ test_errors(void)
 	    "line 3, column 2: invalid UTF-8", "invalid byte");
 	check_err("a\n\xC0\xAF\n", 5, "line 2, column 1: invalid UTF-8",
 	    "overlong");
-	check_err("a\n\xED\xA0\x80\n", 6, "line 2, column 2: invalid UTF-8",
-	    "surrogate");
-	check_err("a\nx\xE2\x82\n", 6, "line 2, column 4: invalid UTF-8",
+	check_err("a\n\xED\xA0\x80\n", 6, "line 2, column 1: invalid UTF-8",
+	    "surrogate: the column of its first byte");
+	check_err("a\nx\xE2\x82\n", 6, "line 2, column 2: invalid UTF-8",
 	    "truncated sequence");
+	check_err("a\nxy\xE2\x82", 6, "line 2, column 3: invalid UTF-8 (the "
+	    "input ends inside a character)", "truncated at the end");
+	check_err("a\nx\ry\n", 6, "line 2, column 2: a CR outside quotes "
+	    "must be followed by LF", "lone CR");
 	check_err("a\n\xEF\xBF\xBF\n", 6,
-	    "line 2, column 3: U+FFFE and U+FFFF are not allowed in XML",
+	    "line 2, column 1: U+FFFE and U+FFFF are not allowed in XML",
 	    "U+FFFF");
 	check_err("a\nx\0y\n", 6, "line 2, column 2: NUL byte", "NUL");
 	check_err("a\n\"p\nq\x01\"\n", 9, "line 3, column 2: control "
