@@ -110,11 +110,12 @@ struct csv2xml {
 	unsigned		 hn, hcap;
 	struct column		*cols;
 	unsigned		 ncols;
+	int			 short_tags;	/* every column's are */
+	size_t			 row_room;	/* tags of a record, and slack */
 
 	char			*obuf;
 	size_t			 olen;
-	char			*spare;		/* with write-behind */
-	struct bgwrite		*bw;
+	struct bgwrite		*bw;		/* write-behind, or NULL */
 	struct csv2xml_stats	 stats;
 	int			 failed;
 	char			 err[256];
@@ -223,20 +224,19 @@ out_write(struct csv2xml *c, const char *p, size_t n)
 static int
 out_flush(struct csv2xml *c)
 {
-	char	*full = c->obuf;
-
 	if (c->olen == 0)
 		return 0;
 	if (c->bw == NULL) {
 		if (out_write(c, c->obuf, c->olen) != 0)
 			return -1;
 	} else {
-		/* The writer takes this buffer; fill the other meanwhile. */
+		/* The writer takes this buffer; fill another meanwhile. */
 		c->stats.bytes_out += c->olen;
-		if (bgwrite_submit(c->bw, full, c->olen) != 0)
+		if (bgwrite_submit(c->bw, c->obuf, c->olen) != 0) {
+			c->obuf = bgwrite_buffer(c->bw);
 			return fail(c, "cannot write the output");
-		c->obuf = c->spare;
-		c->spare = full;
+		}
+		c->obuf = bgwrite_buffer(c->bw);
 	}
 	c->olen = 0;
 	return 0;
@@ -318,6 +318,13 @@ columns_build(struct csv2xml *c)
 		}
 	}
 	xmlname_free(names, c->hn);
+	c->short_tags = 1;
+	c->row_room = 7 + 8 + 2 * TAG_COPY;
+	for (i = 0; i < c->ncols; i++) {
+		c->short_tags &= c->cols[i].short_tags;
+		c->row_room += c->cols[i].open_len + c->cols[i].close_len +
+		    c->cols[i].empty_len;
+	}
 }
 
 static int
@@ -417,6 +424,8 @@ field_end(struct csv2xml *c, const char *data, size_t len, int eol)
 {
 	int	rv;
 
+	if (data == NULL)
+		data = "";	/* an empty field never touched fbuf */
 	if (len > c->lim.max_field)
 		return fail(c, "line %llu: a field is longer than %zu bytes "
 		    "(the limit)", (unsigned long long)c->field_line,
@@ -594,6 +603,170 @@ scan_text(struct csv2xml *c, const unsigned char *s, const unsigned char *end)
 	return end;
 }
 
+#ifdef __SSE2__
+/* Bit i of each mask describes s[i], for 64 bytes. */
+struct masks {
+	uint64_t	comma, lf, special;
+};
+
+static inline void
+masks64(const unsigned char *s, struct masks *m)
+{
+	const __m128i	space = _mm_set1_epi8(0x20), comma = _mm_set1_epi8(',');
+	const __m128i	lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	const __m128i	quote = _mm_set1_epi8('"'), amp = _mm_set1_epi8('&');
+	const __m128i	lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+	uint64_t	crs = 0;
+	__m128i		v, sp;
+	int		i;
+
+	m->comma = m->lf = m->special = 0;
+	for (i = 0; i < 4; i++) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
+		sp = _mm_or_si128(_mm_cmplt_epi8(v, space),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, lt),
+		    _mm_cmpeq_epi8(v, gt)))));
+		m->comma |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, comma)) << (16 * i);
+		m->lf |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, lf)) << (16 * i);
+		crs |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, cr)) << (16 * i);
+		m->special |= (uint64_t)(uint16_t)_mm_movemask_epi8(sp) <<
+		    (16 * i);
+	}
+	/* LF, and a CR right before one, end records: not special. */
+	m->special &= ~(m->lf | (crs & (m->lf >> 1)));
+}
+
+/*
+ * Emits the fields of one plain record whose commas are in `commas`,
+ * into o. The caller has made room for the whole record (row_room) and
+ * knows every tag is short, so each field is three fixed-size copies.
+ */
+static inline char *
+fast_fields(const struct csv2xml *c, char *o, const unsigned char *s,
+    uint64_t commas, unsigned base, unsigned *col, unsigned *start)
+{
+	const struct column	*cl;
+	unsigned		 pos, len;
+
+	for (; commas != 0; commas &= commas - 1) {
+		pos = base + (unsigned)__builtin_ctzll(commas);
+		len = pos - *start;
+		cl = &c->cols[(*col)++];
+		if (len == 0) {
+			memcpy(o, cl->empty, TAG_COPY);
+			o += cl->empty_len;
+		} else {
+			memcpy(o, cl->open, TAG_COPY);
+			o += cl->open_len;
+			if (len <= SHORT_VALUE)
+				memcpy(o, s + *start, SHORT_VALUE);
+			else
+				memcpy(o, s + *start, len);
+			o += len;
+			memcpy(o, cl->close, TAG_COPY);
+			o += cl->close_len;
+		}
+		*start = pos + 1;
+	}
+	return o;
+}
+
+/* Set bits; without -mpopcnt the builtin is a library call. */
+static inline unsigned
+bits_set(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* A mask of bits 0..n (n < 64). */
+static inline uint64_t
+upto(unsigned n)
+{
+	return n == 63 ? ~0ULL : (2ULL << n) - 1;
+}
+
+/*
+ * The fast lane for ordinary data: whole records of at most 127 bytes
+ * with nothing to escape, quote or validate, found with two 64-byte
+ * masks each and written without the byte-at-a-time state machine.
+ * Returns where it stopped: always at the start of a record, which the
+ * state machine then takes (it handles everything, errors included).
+ */
+static const unsigned char *
+fast_records(struct csv2xml *c, const unsigned char *s,
+    const unsigned char *end)
+{
+	struct masks	 m0, m1;
+	uint64_t	 in0, in1;
+	unsigned	 rec_end, start, last, col;
+	char		*o;
+
+	if (!c->short_tags)
+		return s;
+	/* 128 bytes to mask, and SHORT_VALUE more to copy values. */
+	while (end - s >= 128 + SHORT_VALUE) {
+		masks64(s, &m0);
+		masks64(s + 64, &m1);
+		if (m0.lf != 0) {
+			rec_end = (unsigned)__builtin_ctzll(m0.lf);
+			in0 = upto(rec_end);
+			in1 = 0;
+		} else if (m1.lf != 0) {
+			rec_end = 64 + (unsigned)__builtin_ctzll(m1.lf);
+			in0 = ~0ULL;
+			in1 = upto(rec_end - 64);
+		} else
+			break;
+		if ((m0.special & in0) || (m1.special & in1))
+			break;
+		m0.comma &= in0;
+		m1.comma &= in1;
+		if (bits_set(m0.comma) + bits_set(m1.comma) >= c->ncols)
+			break;		/* too many fields: let it be reported */
+		last = rec_end > 0 && s[rec_end - 1] == '\r' ? rec_end - 1 :
+		    rec_end;
+		if (last == 0) {
+			s += rec_end + 1;	/* an empty line */
+			c->line++;
+			c->line_start = offset_of(c, s);
+			continue;
+		}
+		/* Room for the record's elements, its value bytes, slack. */
+		if (c->olen + c->row_room + rec_end > OBUF_SIZE &&
+		    out_flush(c) != 0)
+			return NULL;
+		o = c->obuf + c->olen;
+		memcpy(o, "\t<Row>\n", 8);
+		o += 7;
+		col = start = 0;
+		o = fast_fields(c, o, s, m0.comma, 0, &col, &start);
+		o = fast_fields(c, o, s, m1.comma, 64, &col, &start);
+		/* The last field ends at the LF (or CRLF): a comma there. */
+		o = fast_fields(c, o, s, 1ULL << (last & 63), last & ~63U,
+		    &col, &start);
+		for (; col < c->ncols; col++) {
+			memcpy(o, c->cols[col].empty, TAG_COPY);
+			o += c->cols[col].empty_len;
+		}
+		memcpy(o, "\t</Row>\n", 8);
+		c->olen = (size_t)(o + 8 - c->obuf);
+		c->stats.rows++;
+		s += rec_end + 1;
+		c->line++;
+		c->line_start = offset_of(c, s);
+	}
+	return s;
+}
+#endif
+
 /* Ends the current line at s (a CR or LF just consumed). */
 static void
 new_line(struct csv2xml *c, const unsigned char *s)
@@ -624,6 +797,14 @@ process(struct csv2xml *c, const char *buf, size_t len, uint64_t base)
 			s++;
 			break;
 		case ST_FIELD:
+#ifdef __SSE2__
+			if (c->have_header && c->col == 0) {
+				if ((s = fast_records(c, s, end)) == NULL)
+					return -1;
+				if (s == end)
+					break;
+			}
+#endif
 			c->field_line = c->line;
 			if (c->col == 0 && (c->have_header || c->hn == 0))
 				c->rec_line = c->line;
@@ -722,13 +903,19 @@ csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
 void
 csv2xml_write_behind(struct csv2xml *c)
 {
+	char	*buf;
+
 	if (c->bw != NULL || c->out->encoder != NULL ||
 	    c->out->writecallback == NULL)
 		return;
 	if (xmlOutputBufferFlush(c->out) < 0)
 		return;
-	c->spare = xmalloc(OBUF_SIZE + OBUF_SLACK);
-	c->bw = bgwrite_new(sink_write, c->out);
+	c->bw = bgwrite_new(sink_write, c->out, 4, OBUF_SIZE, OBUF_SLACK);
+	/* Move what is buffered (nothing, before the first feed) over. */
+	buf = bgwrite_buffer(c->bw);
+	memcpy(buf, c->obuf, c->olen);
+	free(c->obuf);
+	c->obuf = buf;
 }
 
 int
@@ -835,10 +1022,12 @@ csv2xml_free(struct csv2xml *c)
 		free(c->cols[i].empty);
 	}
 	free(c->cols);
-	bgwrite_free(c->bw);	/* before its buffers go */
+	if (c->bw != NULL) {
+		bgwrite_release(c->bw, c->obuf);
+		bgwrite_free(c->bw);	/* frees every buffer */
+	} else
+		free(c->obuf);
 	free(c->fbuf);
-	free(c->obuf);
-	free(c->spare);
 	free(c);
 }
 
@@ -920,6 +1109,8 @@ csv2xml_file(const char *in, const char *out,
 		csv2xml_get_stats(c, stats);
 	rv = 0;
 out:
+	/* First the converter: its write-behind thread still uses ob. */
+	csv2xml_free(c);
 	if (ob != NULL && xmlOutputBufferClose(ob) < 0 && rv == 0) {
 		snprintf(err, errlen, "%s: cannot write", out);
 		rv = -1;
@@ -939,7 +1130,6 @@ out:
 	}
 	if (infd > STDIN_FILENO)
 		close(infd);
-	csv2xml_free(c);
 	free(buf);
 	return rv;
 }

@@ -1,0 +1,74 @@
+/* archiver.h - pack finished XML files into numbered .tgz archives. */
+#ifndef SC_ARCHIVER_H
+#define SC_ARCHIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct compq;
+struct archiver;
+
+struct archiver_options {
+	const char	*dir;		/* where archives go (must exist) */
+	const char	*prefix;	/* "stockcam" -> stockcam-000001.tgz */
+	unsigned	 batch_size;	/* files per archive, >= 1 */
+	int		 gzip_level;	/* 1..9 */
+};
+
+/*
+ * Delivered on the loop thread (through the compq), once per added file.
+ * On error, `entry` is the name asked for and the file is left in place.
+ */
+struct archiver_result {
+	void		*token;		/* the caller's, from archiver_add */
+	const char	*archive;	/* archive basename, NULL on error */
+	const char	*entry;		/* entry name used inside the archive */
+	const char	*error;		/* NULL on success, else a message */
+};
+typedef void	archiver_done_fn(const struct archiver_result *, void *arg);
+
+struct archiver_stats {
+	uint64_t	archives;	/* archives written */
+	uint64_t	files;		/* files archived */
+	uint64_t	bytes;		/* bytes of archives written */
+	unsigned	pending;	/* files waiting for a batch */
+	unsigned	packing;	/* files in the batch being packed */
+	uint64_t	errors;		/* files reported with an error */
+	uint64_t	next_seq;	/* number of the next archive */
+};
+
+/*
+ * Takes the directory (one archiver per dir and prefix: a second is
+ * refused), removes temporary files a killed process left, and starts the
+ * packing thread. Returns NULL with *err set to a static message (and
+ * errno set when a system call failed) if the directory is unusable or
+ * the options are wrong.
+ */
+struct archiver	*archiver_new(const struct archiver_options *, struct compq *,
+		    archiver_done_fn *, void *arg, const char **err);
+/*
+ * Loop thread. Queues `path` (a finished XML file) to be stored as
+ * `entry` (a plain name: no '/'). Copies both strings. Never waits for
+ * packing. The file is removed once its archive is safely on disk.
+ */
+void		 archiver_add(struct archiver *, const char *path,
+		    const char *entry, void *token);
+/* Pack whatever is pending now, even a partial batch. Asynchronous. */
+void		 archiver_flush(struct archiver *);
+void		 archiver_get_stats(struct archiver *, struct archiver_stats *);
+/*
+ * Packs what is pending and joins the thread. The done callbacks for
+ * those files are pushed to the compq: run compq_drain() after this and
+ * before compq_free().
+ */
+void		 archiver_free(struct archiver *);
+
+/*
+ * Final archive names in `dir` in sequence order. 0 with *names (NULL
+ * when *count is 0) to release with archiver_list_free; else -errno.
+ */
+int		 archiver_list(const char *dir, const char *prefix,
+		    char ***names, size_t *count);
+void		 archiver_list_free(char **names, size_t count);
+
+#endif
