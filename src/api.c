@@ -10,6 +10,7 @@
 #include "api.h"
 #include "app.h"
 #include "http.h"
+#include "jobs.h"
 #include "pool.h"
 #include "reply.h"
 #include "router.h"
@@ -55,11 +56,15 @@ api_stats(struct http_request *req, const struct route_params *params,
 {
 	struct app		*app = arg;
 	struct http_stats	 hs;
+	struct jobs_stats	 js;
 
 	http_server_get_stats(app->http, &hs);
+	jobs_get_stats(app->jobs, &js);
 	reply_json(req, 200, json_pack(
 	    "{s:f, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
-	    " s:{s:o, s:o, s:o}}",
+	    " s:{s:o, s:o, s:o},"
+	    " s:{s:I, s:I, s:I, s:I, s:I},"
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "uptime_s", app_uptime(app),
 	    "connections",
 		"now", (json_int_t)hs.conns_now,
@@ -75,7 +80,20 @@ api_stats(struct http_request *req, const struct route_params *params,
 	    "pools",
 		"fetch", pool_json(app->fetch_pool),
 		"convert", pool_json(app->convert_pool),
-		"cpu", pool_json(app->cpu_pool)));
+		"cpu", pool_json(app->cpu_pool),
+	    "jobs",
+		"queued", (json_int_t)js.jobs_by_state[JOB_QUEUED],
+		"running", (json_int_t)js.jobs_by_state[JOB_RUNNING],
+		"succeeded", (json_int_t)js.jobs_by_state[JOB_SUCCEEDED],
+		"failed", (json_int_t)js.jobs_by_state[JOB_FAILED],
+		"canceled", (json_int_t)js.jobs_by_state[JOB_CANCELED],
+	    "symbols",
+		"pending", (json_int_t)js.symbols_pending,
+		"fetching", (json_int_t)js.fetching,
+		"converting", (json_int_t)js.converting,
+		"archiving", (json_int_t)js.archiving,
+		"succeeded", (json_int_t)js.symbols_succeeded,
+		"failed", (json_int_t)js.symbols_failed));
 }
 
 void

@@ -4,10 +4,12 @@
 
 #include <time.h>
 
+struct api_jobs;
 struct assets;
 struct compq;
 struct event_base;
 struct http_server;
+struct jobs;
 struct options;
 struct pool;
 struct router;
@@ -21,6 +23,8 @@ struct app {
 	struct pool		*cpu_pool;
 	struct router		*router;
 	struct assets		*assets;
+	struct jobs		*jobs;
+	struct api_jobs		*api_jobs;
 	struct http_server	*http;
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 };

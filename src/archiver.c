@@ -1,7 +1,7 @@
 /*
  * archiver.c - pack finished XML files into numbered .tgz archives.
  *
- * The loop thread queues files; one packing thread takes them in batches
+ * The loop thread queues files; packing threads take them in batches
  * (batch_size files, or fewer after a flush and at shutdown) and writes
  * each batch as a gzipped tar (ustar; pax headers only where ustar cannot
  * say it) under a hidden temporary name, .PREFIX-N.tgz.tmp. The file is
@@ -13,7 +13,10 @@
  * not yet safely archived.
  *
  * Numbers continue after the highest archive found in the directory at
- * start. A lock file, .PREFIX.lock, held with flock() keeps a second
+ * start; each is taken only when an archive is ready to be renamed, so
+ * with several packing threads (gzip is the costly part: one per core
+ * keeps them busy) the numbers still run without gaps in the order the
+ * archives become safe. A lock file, .PREFIX.lock, held with flock() keeps a second
  * archiver (another process) off the same names and temporary files.
  */
 #include "config.h"
@@ -69,6 +72,8 @@ struct archiver_batch {
 	archiver_done_fn	*done;
 	void			*arg;
 	char			*archive;	/* final name, NULL if none */
+	uint64_t		 tmp_serial;	/* names its temporary file */
+	char			*buf;		/* read buffer while packing */
 	char			*error;		/* the whole batch failed */
 	uint64_t		 bytes;
 };
@@ -83,12 +88,11 @@ struct archiver {
 	struct compq		*cq;
 	archiver_done_fn	*done;
 	void			*arg;
-	char			*buf;		/* packing thread only */
-
-	pthread_t		 thread;
+	pthread_t		*threads;
+	unsigned		 nthreads;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 wake;
-	/* Under lock (next_seq is written only by the packing thread). */
+	/* Under lock. */
 	struct archiver_files	 pending;
 	unsigned		 npending;
 	unsigned		 packing;
@@ -96,6 +100,7 @@ struct archiver {
 	uint64_t		 flush_upto;	/* pack files up to this seq */
 	int			 stopping;
 	uint64_t		 next_seq;
+	uint64_t		 tmp_serial;
 	uint64_t		 archives;
 	uint64_t		 files;
 	uint64_t		 bytes;
@@ -166,14 +171,28 @@ archiver_prefix_ok(const char *prefix)
 	    strchr(prefix, '/') == NULL;
 }
 
+/*
+ * A relative path of plain components ("42/AAPL.xml"): no empty, "." or
+ * ".." component, so nothing extracts outside its directory.
+ */
 static int
 archiver_entry_ok(const char *name)
 {
-	size_t	len = strlen(name);
+	const char	*p = name, *slash;
+	size_t		 len = strlen(name), n;
 
-	return len > 0 && len <= ARCHIVER_MAX_ENTRY &&
-	    strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
-	    strcmp(name, "..") != 0;
+	if (len == 0 || len > ARCHIVER_MAX_ENTRY)
+		return 0;
+	for (;;) {
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (slash == NULL)
+			return 1;
+		p = slash + 1;
+	}
 }
 
 /*
@@ -378,7 +397,7 @@ archiver_write_file(struct archiver *ar, struct archiver_batch *b,
 	}
 
 	for (left = st.st_size; left > 0; left -= n) {
-		n = read(fd, ar->buf, left < ARCHIVER_CHUNK ?
+		n = read(fd, b->buf, left < ARCHIVER_CHUNK ?
 		    (size_t)left : ARCHIVER_CHUNK);
 		if (n < 0 && errno == EINTR) {
 			n = 0;
@@ -395,7 +414,7 @@ archiver_write_file(struct archiver *ar, struct archiver_batch *b,
 			ret = 1;
 			goto out;
 		}
-		if ((w = archive_write_data(a, ar->buf, (size_t)n)) != n) {
+		if ((w = archive_write_data(a, b->buf, (size_t)n)) != n) {
 			archiver_batch_error(b, archive_errno(a),
 			    "cannot write archive in %s: %s", ar->dir,
 			    w < 0 ? archiver_aerror(a) : "short write");
@@ -474,22 +493,25 @@ archiver_rename_noreplace(int dirfd, const char *from, const char *to)
 	return 0;
 }
 
-/* Gives tmp the next free final name; an existing file is never replaced. */
+/*
+ * Gives tmp the next free final name; an existing file is never replaced.
+ * The number is taken under the lock, so packing threads never race for
+ * one.
+ */
 static int
 archiver_publish(struct archiver *ar, struct archiver_batch *b,
     const char *tmp, char **final)
 {
-	int	tries;
+	uint64_t	seq;
+	int		tries;
 
 	for (tries = 0; tries < ARCHIVER_RENAME_TRIES; tries++) {
-		xasprintf(final, "%s-%06" PRIu64 ".tgz", ar->prefix,
-		    ar->next_seq);
-		if (archiver_rename_noreplace(ar->dirfd, tmp, *final) == 0) {
-			pthread_mutex_lock(&ar->lock);
-			ar->next_seq++;
-			pthread_mutex_unlock(&ar->lock);
+		pthread_mutex_lock(&ar->lock);
+		seq = ar->next_seq++;
+		pthread_mutex_unlock(&ar->lock);
+		xasprintf(final, "%s-%06" PRIu64 ".tgz", ar->prefix, seq);
+		if (archiver_rename_noreplace(ar->dirfd, tmp, *final) == 0)
 			return 0;
-		}
 		if (errno != EEXIST) {
 			archiver_batch_error(b, errno, "cannot rename %s to %s",
 			    tmp, *final);
@@ -499,9 +521,6 @@ archiver_publish(struct archiver *ar, struct archiver_batch *b,
 		    *final, ar->dir);
 		free(*final);
 		*final = NULL;
-		pthread_mutex_lock(&ar->lock);
-		ar->next_seq++;
-		pthread_mutex_unlock(&ar->lock);
 	}
 	if (b->error == NULL)
 		archiver_batch_error(b, 0, "no free archive name in %s",
@@ -522,7 +541,8 @@ archiver_pack(struct archiver *ar, struct archiver_batch *b)
 	int			 fd = -1, r;
 
 	xasprintf(&tmp, ".%s-%06" PRIu64 ".tgz.tmp", ar->prefix,
-	    ar->next_seq);
+	    b->tmp_serial);
+	b->buf = xmalloc(ARCHIVER_CHUNK);
 	for (;;) {
 		TAILQ_FOREACH(f, &b->files, entry) {
 			free(f->used);
@@ -587,6 +607,8 @@ out:
 		log_warn("archiver: cannot remove %s/%s", ar->dir, tmp);
 	free(final);
 	free(tmp);
+	free(b->buf);
+	b->buf = NULL;
 }
 
 /* Called with the lock held. */
@@ -613,6 +635,7 @@ archiver_take(struct archiver *ar)
 	b->done = ar->done;
 	b->arg = ar->arg;
 	TAILQ_INIT(&b->files);
+	b->tmp_serial = ++ar->tmp_serial;
 	while (b->nfiles < ar->batch_size &&
 	    (f = TAILQ_FIRST(&ar->pending)) != NULL) {
 		TAILQ_REMOVE(&ar->pending, f, entry);
@@ -642,13 +665,15 @@ archiver_main(void *arg)
 		if (TAILQ_EMPTY(&ar->pending))
 			break;		/* stopping and nothing left */
 		b = archiver_take(ar);
-		ar->packing = b->nfiles;
+		ar->packing += b->nfiles;
+		if (archiver_ready(ar) && !TAILQ_EMPTY(&ar->pending))
+			pthread_cond_signal(&ar->wake);	/* more for another */
 		pthread_mutex_unlock(&ar->lock);
 
 		archiver_pack(ar, b);
 
 		pthread_mutex_lock(&ar->lock);
-		ar->packing = 0;
+		ar->packing -= b->nfiles;
 		if (b->archive != NULL) {
 			ar->archives++;
 			ar->bytes += b->bytes;
@@ -672,7 +697,7 @@ archiver_release(struct archiver *ar)
 		close(ar->dirfd);
 	if (ar->lockfd >= 0)
 		close(ar->lockfd);	/* drops the flock */
-	free(ar->buf);
+	free(ar->threads);
 	free(ar->dir);
 	free(ar->prefix);
 	free(ar);
@@ -721,6 +746,7 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
     archiver_done_fn *done, void *arg, const char **err)
 {
 	struct archiver	*ar;
+	unsigned	 i;
 	int		 error, saved;
 
 	*err = NULL;
@@ -753,17 +779,20 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
 	ar->cq = cq;
 	ar->done = done;
 	ar->arg = arg;
-	ar->buf = xmalloc(ARCHIVER_CHUNK);
 	TAILQ_INIT(&ar->pending);
 	if (pthread_mutex_init(&ar->lock, NULL) != 0 ||
 	    pthread_cond_init(&ar->wake, NULL) != 0)
 		fatalx("archiver: cannot initialise locks");
-	if ((error = pthread_create(&ar->thread, NULL, archiver_main,
-	    ar)) != 0) {
-		errno = error;
-		fatal("archiver: pthread_create");
+	ar->nthreads = opt->threads > 0 ? opt->threads : 1;
+	ar->threads = xcalloc(ar->nthreads, sizeof *ar->threads);
+	for (i = 0; i < ar->nthreads; i++) {
+		if ((error = pthread_create(&ar->threads[i], NULL,
+		    archiver_main, ar)) != 0) {
+			errno = error;
+			fatal("archiver: pthread_create");
+		}
+		pthread_setname_np(ar->threads[i], "archiver");
 	}
-	pthread_setname_np(ar->thread, "archiver");
 	log_debug("archiver: %s/%s-*.tgz, next %06" PRIu64 ", %u per archive",
 	    ar->dir, ar->prefix, ar->next_seq, ar->batch_size);
 	return ar;
@@ -815,13 +844,16 @@ archiver_get_stats(struct archiver *ar, struct archiver_stats *st)
 void
 archiver_free(struct archiver *ar)
 {
+	unsigned	i;
+
 	if (ar == NULL)
 		return;
 	pthread_mutex_lock(&ar->lock);
 	ar->stopping = 1;
-	pthread_cond_signal(&ar->wake);
+	pthread_cond_broadcast(&ar->wake);
 	pthread_mutex_unlock(&ar->lock);
-	pthread_join(ar->thread, NULL);
+	for (i = 0; i < ar->nthreads; i++)
+		pthread_join(ar->threads[i], NULL);
 
 	pthread_cond_destroy(&ar->wake);
 	pthread_mutex_destroy(&ar->lock);

@@ -13,6 +13,7 @@ struct archiver_options {
 	const char	*prefix;	/* "stockcam" -> stockcam-000001.tgz */
 	unsigned	 batch_size;	/* files per archive, >= 1 */
 	int		 gzip_level;	/* 1..9 */
+	unsigned	 threads;	/* packing threads; 0 means 1 */
 };
 
 /*
@@ -48,7 +49,8 @@ struct archiver	*archiver_new(const struct archiver_options *, struct compq *,
 		    archiver_done_fn *, void *arg, const char **err);
 /*
  * Loop thread. Queues `path` (a finished XML file) to be stored as
- * `entry` (a plain name: no '/'). Copies both strings. Never waits for
+ * `entry` (a relative path such as "42/AAPL.xml": no empty, "." or ".."
+ * component). Copies both strings. Never waits for
  * packing. The file is removed once its archive is safely on disk.
  */
 void		 archiver_add(struct archiver *, const char *path,

@@ -21,15 +21,20 @@
 #include <event2/thread.h>
 
 #include "api.h"
+#include "api_jobs.h"
 #include "app.h"
 #include "assets.h"
 #include "cmd_csv2xml.h"
 #include "compq.h"
+#include "fetch.h"
 #include "http.h"
+#include "jobs.h"
 #include "log.h"
 #include "options.h"
 #include "pool.h"
 #include "router.h"
+#include "synthetic.h"
+#include "xmalloc.h"
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -91,12 +96,65 @@ make_dirs(const char *path)
 	return 0;
 }
 
+static struct jobs *
+jobs_new_from_options(struct app *app, const struct options *opt)
+{
+	struct jobs_config	 cfg;
+	struct jobs		*jobs;
+	const char		*err;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.data_dir = opt->data_dir;
+	cfg.max_symbols = opt->max_symbols;
+	cfg.max_pending_symbols = opt->max_pending_symbols;
+	cfg.max_jobs = opt->max_jobs;
+	cfg.job_ttl_s = opt->job_ttl_s;
+	cfg.batch_size = opt->batch_size;
+	cfg.gzip_level = (int)opt->gzip_level;
+	cfg.archive_threads = opt->convert_workers;	/* gzip: per core */
+	cfg.fetch_slots = opt->per_host < opt->fetch_workers ? opt->per_host :
+	    opt->fetch_workers;
+	cfg.fetch_timeout_ms = opt->fetch_timeout_ms;
+	cfg.max_download = opt->max_download;
+	cfg.fetch_attempts = opt->fetch_attempts;
+	jobs = jobs_new(app->base, app->cq, app->fetch_pool,
+	    app->convert_pool, &cfg, &err);
+	if (jobs == NULL)
+		log_error("data directory %s: %s", opt->data_dir, err);
+	return jobs;
+}
+
+/* The source: the user's, or our own synthetic one on the bound port. */
+static void
+set_source(struct app *app, const struct options *opt, int port)
+{
+	const char	*host = opt->listen_host;
+	char		*url;
+
+	if (opt->source_url != NULL) {
+		jobs_set_source(app->jobs, opt->source_url);
+		return;
+	}
+	if (strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	xasprintf(&url, "http://%s%s%s:%d/synthetic/{symbol}.csv",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", port);
+	jobs_set_source(app->jobs, url);
+	log_info("source: built-in synthetic prices (not market data), %s",
+	    url);
+	free(url);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options	 opt;
 	struct app	 app;
 	struct event	*sigint, *sigterm;
+	const char	*why;
 	int		 port, status = 0;
 
 	if (argc > 1 && strcmp(argv[1], "csv2xml") == 0)
@@ -117,6 +175,14 @@ main(int argc, char **argv)
 	if (make_dirs(opt.data_dir) != 0)
 		fatal("data directory %s", opt.data_dir);
 
+	if (opt.source_url != NULL &&
+	    fetch_check_template(opt.source_url, &why) != 0) {
+		fprintf(stderr, "stockcam: --source-url: %s\n", why);
+		options_free(&opt);
+		return 2;
+	}
+	if (fetch_global_init() != 0)
+		fatalx("libcurl: cannot initialise");
 	memset(&app, 0, sizeof app);
 	app.opt = &opt;
 	clock_gettime(CLOCK_MONOTONIC, &app.started);
@@ -133,8 +199,16 @@ main(int argc, char **argv)
 	app.cpu_pool = pool_new("cpu", opt.cpu_workers, opt.queue_depth,
 	    app.cq);
 
+	if ((app.jobs = jobs_new_from_options(&app, &opt)) == NULL) {
+		status = 1;
+		goto out;
+	}
+
 	app.router = router_new();
 	api_register(app.router, &app);
+	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
+	    app.fetch_pool, opt.max_symbols);
+	synthetic_register(app.router);
 	app.assets = assets_register(app.router);
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
@@ -147,6 +221,7 @@ main(int argc, char **argv)
 	    "(dashboard)\n", PACKAGE_VERSION,
 	    strchr(opt.listen_host, ':') != NULL ? "[" : "", opt.listen_host,
 	    strchr(opt.listen_host, ':') != NULL ? "]" : "", port);
+	set_source(&app, &opt, port);
 
 	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
 	sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
@@ -159,17 +234,23 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 out:
+	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
+	if (app.jobs != NULL)
+		jobs_shutdown(app.jobs);
 	pool_shutdown(app.cpu_pool);
 	pool_shutdown(app.convert_pool);
 	pool_shutdown(app.fetch_pool);
 	compq_drain(app.cq);
+	jobs_free(app.jobs);		/* flushes the archiver */
+	api_jobs_free(app.api_jobs);
 	pool_free(app.cpu_pool);
 	pool_free(app.convert_pool);
 	pool_free(app.fetch_pool);
 	assets_free(app.assets);
 	router_free(app.router);
 	compq_free(app.cq);
+	fetch_global_cleanup();
 	event_base_free(app.base);
 	libevent_global_shutdown();
 	options_free(&opt);

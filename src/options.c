@@ -32,7 +32,9 @@ struct optdef {
 
 enum {
 	O_LISTEN, O_DATA_DIR, O_FETCH, O_CONVERT, O_CPU, O_QUEUE, O_MAXCONN,
-	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL, O_COUNT
+	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL,
+	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
+	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_COUNT
 };
 
 static const struct optdef opts[O_COUNT] = {
@@ -68,6 +70,33 @@ static const struct optdef opts[O_COUNT] = {
 	    "time a client may stall reading a reply (30)" },
 	[O_LEVEL] = { "log-level", "STOCKCAM_LOG_LEVEL", OPT_LEVEL, 0, 0,
 	    "LEVEL", "error, warn, info (each request) or debug (info)" },
+	[O_SOURCE] = { "source-url", "STOCKCAM_SOURCE_URL", OPT_STRING, 0, 0,
+	    "URL", "CSV source, {symbol} replaced (default: the built-in "
+	    "SYNTHETIC source, made-up prices served at /synthetic/)" },
+	[O_MAXSYM] = { "max-symbols", "STOCKCAM_MAX_SYMBOLS", OPT_UINT, 1,
+	    100000, "N", "symbols in one job (1000)" },
+	[O_MAXPEND] = { "max-pending-symbols", "STOCKCAM_MAX_PENDING_SYMBOLS",
+	    OPT_UINT, 1, 10000000, "N",
+	    "unfinished symbols held; more gets 429 (10000)" },
+	[O_BATCH] = { "batch-size", "STOCKCAM_BATCH_SIZE", OPT_UINT, 1,
+	    100000, "N", "XML files per archive (100)" },
+	[O_GZIP] = { "gzip-level", "STOCKCAM_GZIP_LEVEL", OPT_UINT, 1, 9,
+	    "N", "archive compression, 1 fast to 9 small (6)" },
+	[O_TTL] = { "job-ttl", "STOCKCAM_JOB_TTL", OPT_UINT, 1, 31536000,
+	    "SECONDS", "how long finished jobs are kept (3600)" },
+	[O_MAXJOBS] = { "max-jobs", "STOCKCAM_MAX_JOBS", OPT_UINT, 1,
+	    1000000, "N", "finished jobs kept at most (1000)" },
+	[O_FETCHTMO] = { "fetch-timeout", "STOCKCAM_FETCH_TIMEOUT",
+	    OPT_SECONDS, 100, 3600000, "SECONDS",
+	    "time for one download attempt (30)" },
+	[O_MAXDL] = { "max-download-size", "STOCKCAM_MAX_DOWNLOAD_SIZE",
+	    OPT_UINT, 1024, 1UL << 31, "BYTES",
+	    "largest CSV accepted (67108864)" },
+	[O_ATTEMPTS] = { "fetch-attempts", "STOCKCAM_FETCH_ATTEMPTS",
+	    OPT_UINT, 1, 20, "N", "tries per download, retries included (4)" },
+	[O_PERHOST] = { "per-host-connections", "STOCKCAM_PER_HOST_CONNECTIONS",
+	    OPT_UINT, 1, 256, "N",
+	    "downloads from the source at once (6; at most --fetch-workers)" },
 };
 
 static void
@@ -82,7 +111,10 @@ usage(FILE *f)
 	for (i = 0; i < O_COUNT; i++) {
 		snprintf(left, sizeof left, "--%s %s", opts[i].name,
 		    opts[i].arg);
-		fprintf(f, "  %-28s %s\n", left, opts[i].help);
+		if (strlen(left) > 28)
+			fprintf(f, "  %s\n  %-28s %s\n", left, "", opts[i].help);
+		else
+			fprintf(f, "  %-28s %s\n", left, opts[i].help);
 		fprintf(f, "  %-28s   env %s\n", "", opts[i].env);
 	}
 	fprintf(f, "  %-28s %s\n  %-28s %s\n", "-h, --help",
@@ -184,8 +216,13 @@ options_set(struct options *opt, int which, const char *value,
 			fprintf(stderr, "stockcam: %s: empty value\n", source);
 			return -1;
 		}
-		free(opt->data_dir);
-		opt->data_dir = xstrdup(value);
+		if (which == O_SOURCE) {
+			free(opt->source_url);
+			opt->source_url = xstrdup(value);
+		} else {
+			free(opt->data_dir);
+			opt->data_dir = xstrdup(value);
+		}
 		return 0;
 	}
 
@@ -200,6 +237,16 @@ options_set(struct options *opt, int which, const char *value,
 	case O_REQTMO:	opt->http.request_timeout_ms = (unsigned)n; break;
 	case O_KATMO:	opt->http.keepalive_timeout_ms = (unsigned)n; break;
 	case O_WRTMO:	opt->http.write_timeout_ms = (unsigned)n; break;
+	case O_MAXSYM:	opt->max_symbols = (unsigned)n; break;
+	case O_MAXPEND:	opt->max_pending_symbols = (unsigned)n; break;
+	case O_BATCH:	opt->batch_size = (unsigned)n; break;
+	case O_GZIP:	opt->gzip_level = (unsigned)n; break;
+	case O_TTL:	opt->job_ttl_s = (unsigned)n; break;
+	case O_MAXJOBS:	opt->max_jobs = (unsigned)n; break;
+	case O_FETCHTMO: opt->fetch_timeout_ms = (unsigned)n; break;
+	case O_MAXDL:	opt->max_download = (unsigned)n; break;
+	case O_ATTEMPTS: opt->fetch_attempts = (unsigned)n; break;
+	case O_PERHOST:	opt->per_host = (unsigned)n; break;
 	}
 	return 0;
 }
@@ -225,6 +272,16 @@ options_defaults(struct options *opt)
 	opt->http.keepalive_timeout_ms = 30000;
 	opt->http.write_timeout_ms = 30000;
 	opt->log_level = LOG_LEVEL_INFO;
+	opt->max_symbols = 1000;
+	opt->max_pending_symbols = 10000;
+	opt->batch_size = 100;
+	opt->gzip_level = 6;
+	opt->job_ttl_s = 3600;
+	opt->max_jobs = 1000;
+	opt->fetch_timeout_ms = 30000;
+	opt->max_download = 64 << 20;
+	opt->fetch_attempts = 4;
+	opt->per_host = 6;
 }
 
 enum options_result
@@ -287,4 +344,5 @@ options_free(struct options *opt)
 {
 	free(opt->listen_host);
 	free(opt->data_dir);
+	free(opt->source_url);
 }

@@ -13,6 +13,17 @@ struct options {
 	unsigned	 convert_workers;
 	unsigned	 cpu_workers;
 	unsigned	 queue_depth;
+	char		*source_url;	/* NULL: the built-in synthetic source */
+	unsigned	 max_symbols;
+	unsigned	 max_pending_symbols;
+	unsigned	 batch_size;
+	unsigned	 gzip_level;
+	unsigned	 job_ttl_s;
+	unsigned	 max_jobs;
+	unsigned	 fetch_timeout_ms;
+	unsigned	 max_download;
+	unsigned	 fetch_attempts;
+	unsigned	 per_host;
 	struct http_limits http;
 	enum log_level	 log_level;
 };

@@ -618,3 +618,415 @@ def check_problem(t, name, st, hd, body, want):
     issues = problem_issues(st, hd, body, want)
     t.ok(not issues, "%s -> application/problem+json body" % name,
          issues + ["headers=%r" % hd, "body=%r" % body[:300]])
+
+
+# -- stock jobs: the fixture upstream and job helpers ---------------------------
+#
+# Used by t_jobs.py and t_faults.py.  The upstream is tests/upstream.c, a
+# small libevent server that plays a CSV provider with a fault chosen by
+# the symbol's prefix (see the comment at the top of upstream.c).
+#
+#   STOCKCAM_UPSTREAM  path of the upstream binary (default: tests/upstream
+#                      next to the server binary)
+
+import csv as _csv
+import io as _io
+import tarfile as _tarfile
+import xml.etree.ElementTree as _ET
+
+UPSTREAM_BIN = os.environ.get("STOCKCAM_UPSTREAM") or os.path.join(
+    os.path.dirname(STOCKCAM_BIN), "tests", "upstream")
+
+JOB_STATES = ("queued", "running", "succeeded", "failed", "canceled")
+JOB_DONE = ("succeeded", "failed", "canceled")
+SYMBOL_STATES = ("queued", "fetching", "converting", "archiving",
+                 "succeeded", "failed", "canceled")
+RFC3339_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+
+
+def check_upstream():
+    """Bail out (harness error) when the upstream fixture is missing."""
+    if not (os.path.isfile(UPSTREAM_BIN) and os.access(UPSTREAM_BIN, os.X_OK)):
+        print("Bail out! upstream fixture not found or not executable: %s "
+              "(build tests/upstream, or set STOCKCAM_UPSTREAM)" % UPSTREAM_BIN,
+              flush=True)
+        sys.exit(1)
+
+
+class Upstream:
+    """The fixture upstream (tests/upstream) on 127.0.0.1:<ephemeral port>.
+
+        with Upstream("--rows", "300") as up:
+            Server("--source-url", up.source_url)
+    """
+
+    def __init__(self, *extra_args, start_timeout=5.0):
+        self.argv = [UPSTREAM_BIN, "--listen", "%s:0" % HOST,
+                     *[str(a) for a in extra_args]]
+        self.port = None
+        self.url = None
+        self.source_url = None
+        self._lines = []
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        _live_servers.add(self)
+        try:
+            self._start(scaled(start_timeout))
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, timeout):
+        # The upstream prints one line, then nothing more: a blocking
+        # readline under select() is enough.
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stderr.fileno()
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+        line = buf.decode("utf-8", "replace").split("\n", 1)[0]
+        self._lines.append(line)
+        m = LISTEN_RE.search(line)
+        if not m:
+            raise ServerError("upstream did not report 'listening on' "
+                              "(exit=%r) argv=%r stderr=%r"
+                              % (self.proc.poll(), self.argv, buf[:500]))
+        self.port = int(m.group(2))
+        self.url = "http://%s:%d/" % (HOST, self.port)
+        self.source_url = "http://%s:%d/csv/{symbol}" % (HOST, self.port)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stats(self):
+        """{'requests': {symbol: count}, 'total': N, 'open': N, 'csv_open': N}"""
+        st, _, body = request(self.port, "GET", "/stats")
+        j = json_of(body)
+        if st != 200 or not isinstance(j, dict):
+            raise ServerError("upstream /stats: %r %r" % (st, body[:200]))
+        return j
+
+    def count(self, symbol):
+        return self.stats()["requests"].get(symbol, 0)
+
+    def reset(self):
+        st, _, body = request(self.port, "POST", "/reset")
+        if st != 200:
+            raise ServerError("upstream /reset: %r %r" % (st, body[:200]))
+
+    def csv(self, symbol, rows=None):
+        """The CSV bytes the upstream serves for a plain symbol (this counts
+        as a request in /stats)."""
+        path = "/csv/%s" % symbol
+        if rows is not None:
+            path += "?rows=%d" % rows
+        st, _, body = request(self.port, "GET", path, timeout=20.0)
+        if st != 200:
+            raise ServerError("upstream GET %s: %r" % (path, st))
+        return body
+
+    def wait_open(self, pred, timeout=2.0, key="csv_open"):
+        """Poll /stats until pred(stats[key]); returns (ok, value, seconds)."""
+        t0 = time.monotonic()
+        deadline = t0 + scaled(timeout)
+        while True:
+            v = self.stats().get(key)
+            if pred(v):
+                return True, v, time.monotonic() - t0
+            if time.monotonic() >= deadline:
+                return False, v, time.monotonic() - t0
+            time.sleep(0.02)
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                rc = self.proc.wait(scaled(timeout))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = None
+        return rc
+
+    def close(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.kill()
+                except ProcessLookupError:
+                    pass
+            try:
+                self.proc.wait(scaled(5.0))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                self.proc.stderr.close()
+            except Exception:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def request_json(server, method, path, obj=None, headers=None, timeout=5.0,
+                 raw=None):
+    """A request with a JSON body (obj, or raw bytes/str as they are).
+    Returns (status, headers, body bytes, parsed JSON or None)."""
+    hdrs = {}
+    body = None
+    if raw is not None:
+        body = raw.encode("utf-8") if isinstance(raw, str) else raw
+        hdrs["Content-Type"] = "application/json"
+    elif obj is not None:
+        body = json.dumps(obj).encode("utf-8")
+        hdrs["Content-Type"] = "application/json"
+    hdrs.update(headers or {})
+    hdrs = {k: v for k, v in hdrs.items() if v is not None}
+    st, hd, data = request(server, method, path, body=body, headers=hdrs,
+                           timeout=timeout)
+    return st, hd, data, json_of(data)
+
+
+def post_job(server, symbols, headers=None, **extra):
+    """POST /api/jobs {"symbols": symbols, **extra}.
+    Returns (status, headers, body, json)."""
+    obj = {"symbols": list(symbols)}
+    obj.update(extra)
+    return request_json(server, "POST", "/api/jobs", obj, headers=headers)
+
+
+def get_job(server, jid, wait=None, version=None, timeout=None):
+    path = "/api/jobs/%s" % jid
+    q = []
+    if wait is not None:
+        q.append("wait=%s" % wait)
+    if version is not None:
+        q.append("version=%s" % version)
+    if q:
+        path += "?" + "&".join(q)
+    if timeout is None:
+        timeout = 5.0 + (float(wait) if isinstance(wait, (int, float)) else 0)
+    return request_json(server, "GET", path, timeout=timeout)
+
+
+def wait_job(server, jid, timeout=20.0, pred=None):
+    """Long-poll a job until it is finished (or pred(job) is true).
+    Returns the last job JSON seen (None if never got one)."""
+    if pred is None:
+        def pred(j):
+            return j.get("state") in JOB_DONE
+    deadline = time.monotonic() + scaled(timeout)
+    last = None
+    version = None
+    first = True
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return last
+        w = max(1, min(5, int(left)))
+        t0 = time.monotonic()
+        if first:   # look first: pred may hold already
+            st, _, _, j = get_job(server, jid)
+            first = False
+        else:
+            st, _, _, j = get_job(server, jid, wait=w, version=version)
+        if st != 200 or not isinstance(j, dict):
+            return last
+        last = j
+        if pred(j):
+            return j
+        if j.get("version") == version and time.monotonic() - t0 < 0.05:
+            time.sleep(0.05)   # a server that does not wait: do not spin
+        version = j.get("version")
+
+
+def poll(fn, timeout=2.0, interval=0.02):
+    """Call fn() until it returns a true value or `timeout` (scaled) passes.
+    Returns (value, seconds)."""
+    t0 = time.monotonic()
+    deadline = t0 + scaled(timeout)
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v, time.monotonic() - t0
+        time.sleep(interval)
+
+
+def job_issues(j, symbols=None):
+    """Ways a job JSON deviates from the contract (empty list = fine).
+    symbols: the request's list, when the job should carry it."""
+    issues = []
+    if not isinstance(j, dict):
+        return ["job is not a JSON object: %r" % (j,)]
+    if not is_int(j.get("id")):
+        issues.append("id=%r, want an integer" % (j.get("id"),))
+    if j.get("type") != "stock":
+        issues.append("type=%r, want 'stock'" % (j.get("type"),))
+    if j.get("state") not in JOB_STATES:
+        issues.append("state=%r" % (j.get("state"),))
+    if not is_int(j.get("version")):
+        issues.append("version=%r, want an integer" % (j.get("version"),))
+    for k in ("created_at", "started_at", "finished_at"):
+        v = j.get(k, "MISSING")
+        if v is None and k != "created_at":
+            continue
+        if not isinstance(v, str) or not RFC3339_RE.match(v):
+            issues.append("%s=%r, want an RFC 3339 UTC time%s"
+                          % (k, v, "" if k == "created_at" else " or null"))
+    if j.get("state") in JOB_DONE and j.get("finished_at") is None:
+        issues.append("finished job has finished_at=null")
+    if j.get("state") not in JOB_DONE and j.get("finished_at") is not None:
+        issues.append("unfinished job has finished_at=%r" % j.get("finished_at"))
+    pr = j.get("progress")
+    if not isinstance(pr, dict):
+        issues.append("progress=%r" % (pr,))
+    else:
+        for k in ("total", "queued", "running", "succeeded", "failed",
+                  "canceled"):
+            if not is_int(pr.get(k)) or pr.get(k) < 0:
+                issues.append("progress.%s=%r" % (k, pr.get(k)))
+        if not issues and sum(pr[k] for k in ("queued", "running", "succeeded",
+                                              "failed", "canceled")) != pr["total"]:
+            issues.append("progress parts do not add up to total: %r" % pr)
+    if symbols is None:
+        return issues
+    syms = j.get("symbols")
+    if not isinstance(syms, list):
+        return issues + ["symbols=%r, want a list" % (syms,)]
+    if [s.get("symbol") if isinstance(s, dict) else s for s in syms] != list(symbols):
+        issues.append("symbols not in request order: %r"
+                      % [s.get("symbol") if isinstance(s, dict) else s for s in syms][:10])
+    if isinstance(pr, dict) and pr.get("total") != len(symbols):
+        issues.append("progress.total=%r, want %d" % (pr.get("total"), len(symbols)))
+    for s in syms:
+        if not isinstance(s, dict):
+            issues.append("symbol entry %r is not an object" % (s,))
+            continue
+        name = s.get("symbol")
+        if s.get("state") not in SYMBOL_STATES:
+            issues.append("%s: state=%r" % (name, s.get("state")))
+        for k in ("attempts", "bytes", "rows"):
+            if not is_int(s.get(k)) or s.get(k) < 0:
+                issues.append("%s: %s=%r" % (name, k, s.get(k)))
+        if "http_status" not in s or not (s["http_status"] is None or is_int(s["http_status"])):
+            issues.append("%s: http_status=%r" % (name, s.get("http_status", "MISSING")))
+        if "archive" not in s or not (s["archive"] is None or isinstance(s["archive"], str)):
+            issues.append("%s: archive=%r" % (name, s.get("archive", "MISSING")))
+        e = s.get("error", "MISSING")
+        if e is not None and not (isinstance(e, dict) and isinstance(e.get("code"), str)
+                                  and isinstance(e.get("message"), str)):
+            issues.append("%s: error=%r" % (name, e))
+        if s.get("state") == "failed" and e is None:
+            issues.append("%s: failed with error=null" % name)
+        if s.get("state") == "succeeded" and e is not None:
+            issues.append("%s: succeeded with error=%r" % (name, e))
+    return issues
+
+
+def symbol_map(j):
+    """{symbol: entry} of a job JSON (empty when it has no list)."""
+    out = {}
+    for s in (j or {}).get("symbols") or []:
+        if isinstance(s, dict):
+            out[s.get("symbol")] = s
+    return out
+
+
+def csv_records(data):
+    """CSV bytes -> list of records, each a list of (element name, value),
+    with the header names as the converter renames them (spaces removed)."""
+    text = data.decode("utf-8")
+    rows = list(_csv.reader(_io.StringIO(text, newline="")))
+    rows = [r for r in rows if r]
+    if not rows:
+        return []
+    names = ["".join(h.split()) for h in rows[0]]
+    return [list(zip(names, r)) for r in rows[1:]]
+
+
+def xml_records(data):
+    """The converter's XML (<Data><Row><Name>v</Name>...</Row></Data>) ->
+    list of records like csv_records().  Raises ValueError when it does not
+    parse or has another shape."""
+    try:
+        root = _ET.fromstring(data)
+    except _ET.ParseError as e:
+        raise ValueError("XML does not parse: %s" % e)
+    if root.tag != "Data":
+        raise ValueError("root element is <%s>, want <Data>" % root.tag)
+    out = []
+    for row in root:
+        if row.tag != "Row":
+            raise ValueError("child <%s> of <Data>, want <Row>" % row.tag)
+        out.append([(el.tag, el.text or "") for el in row])
+    return out
+
+
+def tgz_entries(data):
+    """{entry name: bytes} of a .tgz (raises tarfile/OS errors if broken)."""
+    out = {}
+    with _tarfile.open(fileobj=_io.BytesIO(data), mode="r:gz") as tf:
+        for m in tf.getmembers():
+            if m.isfile():
+                f = tf.extractfile(m)
+                out[m.name] = f.read()
+            elif not m.isdir():
+                out[m.name] = None
+    return out
+
+
+def files_under(top, suffixes):
+    """Paths (relative to top) of the regular files below top whose name
+    ends with one of `suffixes`."""
+    found = []
+    for d, _, names in os.walk(top):
+        for n in names:
+            if n.endswith(tuple(suffixes)):
+                found.append(os.path.relpath(os.path.join(d, n), top))
+    return sorted(found)
+
+
+def all_files_under(top):
+    found = []
+    for d, _, names in os.walk(top):
+        for n in names:
+            found.append(os.path.relpath(os.path.join(d, n), top))
+    return sorted(found)
+
+
+SANITIZER_LOG = ("ThreadSanitizer", "MemorySanitizer")
+
+
+def stop_clean(t, srv, name, timeout=10.0):
+    """Stop a server with SIGTERM: it must exit 0 (sanitizers make leaks
+    and races a non-zero exit) with nothing alarming on stderr."""
+    rc = srv.stop(signal.SIGTERM, timeout=timeout)
+    t.is_(rc, 0, "%s: SIGTERM -> exit status 0" % name,
+          "None = had to be killed\nlog tail:\n" + "\n".join(srv.log_lines()[-15:]))
+    lines = srv.log_lines()
+    bad = forbidden_log_lines(lines) + [l for l in lines
+                                        if any(w in l for w in SANITIZER_LOG)]
+    t.ok(not bad, "%s: server stderr has no ERROR / sanitizer lines" % name,
+         "\n".join(bad[:30]))
+    return rc

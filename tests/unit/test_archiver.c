@@ -461,10 +461,12 @@ wait_results(unsigned n, double secs)
 	return ngot == n;
 }
 
+static unsigned	nthreads = 1;	/* packing threads for start() */
+
 static struct archiver *
 start(const char *dir, const char *prefix, unsigned batch, int level)
 {
-	struct archiver_options	 o = { dir, prefix, batch, level };
+	struct archiver_options	 o = { dir, prefix, batch, level, nthreads };
 	struct archiver		*ar;
 	const char		*err;
 
@@ -496,20 +498,20 @@ test_options(void)
 	char			*dir = newdir("opts"), *missing;
 	int			 r;
 
-	o = (struct archiver_options){ dir, "p", 0, 6 };
+	o = (struct archiver_options){ dir, "p", 0, 6, 0 };
 	r = refused(&o, &err);
 	ok(r, "batch size 0 refused: %s", err);
-	o = (struct archiver_options){ dir, "p", 1, 10 };
+	o = (struct archiver_options){ dir, "p", 1, 10, 0 };
 	r = refused(&o, &err);
 	ok(r, "gzip level 10 refused: %s", err);
-	o = (struct archiver_options){ dir, "a/b", 1, 6 };
+	o = (struct archiver_options){ dir, "a/b", 1, 6, 0 };
 	r = refused(&o, &err);
 	ok(r, "prefix with '/' refused: %s", err);
-	o = (struct archiver_options){ dir, ".p", 1, 6 };
+	o = (struct archiver_options){ dir, ".p", 1, 6, 0 };
 	r = refused(&o, &err);
 	ok(r, "prefix with a leading '.' refused: %s", err);
 	missing = sub(dir, "missing");
-	o = (struct archiver_options){ missing, "p", 1, 6 };
+	o = (struct archiver_options){ missing, "p", 1, 6, 0 };
 	r = refused(&o, &err) && errno == ENOENT;
 	ok(r, "missing directory refused with ENOENT: %s", err);
 	free(missing);
@@ -716,7 +718,7 @@ test_restart(void)
 	is_str(a, "r-000002.tgz", "then r-000002.tgz");
 	free(a);
 
-	o = (struct archiver_options){ out, "r", 1, 6 };
+	o = (struct archiver_options){ out, "r", 1, 6, 0 };
 	other = archiver_new(&o, cq, on_done, NULL, &err);
 	ok(other == NULL && err != NULL,
 	    "a second archiver on the same dir and prefix is refused: %s",
@@ -851,7 +853,7 @@ test_bad_files(void)
 	    "a FIFO fails without hanging: %s", g && g->error ? g->error : "-");
 	g = got_token(5);
 	ok(g != NULL && g->error != NULL && g->archive == NULL,
-	    "an entry name with '/' fails: %s", g && g->error ? g->error : "-");
+	    "an entry name with a '..' component fails: %s", g && g->error ? g->error : "-");
 	g = got_token(1);
 	g3 = got_token(3);
 	ok(g != NULL && g->error == NULL && g3 != NULL && g3->error == NULL &&
@@ -1095,7 +1097,7 @@ count_done(const struct archiver_result *r, void *arg)
 static void __attribute__((noreturn))
 kill_child(const char *out, struct kfile *f)
 {
-	struct archiver_options	 o = { out, "k", 5, 1 };
+	struct archiver_options	 o = { out, "k", 5, 1, 2 };
 	struct event_base	*b;
 	struct compq		*q;
 	struct archiver		*ar;
@@ -1308,6 +1310,55 @@ test_kill(unsigned seed)
 	free(out);
 }
 
+/* 10: several packing threads: every file once, numbers without gaps. */
+static void
+test_threads(void)
+{
+	struct archiver	*ar;
+	struct rd	 rd;
+	char		*src = newdir("t-src"), *out = newdir("t-out");
+	char		*path, name[32], data[64], **names;
+	size_t		 count, i, entries = 0;
+	int		 bad = 0;
+
+	got_reset();
+	nthreads = 3;
+	ar = start(out, "t", 2, 6);
+	nthreads = 1;
+	for (i = 0; i < 21; i++) {
+		snprintf(name, sizeof name, "f%02zu.xml", i);
+		snprintf(data, sizeof data, "<Data>%zu</Data>\n", i);
+		path = sub(src, name);
+		put_file(path, data, strlen(data));
+		archiver_add(ar, path, name, (void *)(intptr_t)(i + 1));
+		free(path);
+	}
+	archiver_flush(ar);
+	ok(wait_results(21, 10), "three threads: every file reported");
+	for (i = 0; i < 21; i++) {
+		struct got *g = got_token((intptr_t)(i + 1));
+
+		bad += g == NULL || g->error != NULL || g->archive == NULL;
+	}
+	is_int(bad, 0, "three threads: every file archived");
+	ok(archiver_list(out, "t", &names, &count) == 0 && count == 11,
+	    "three threads: 11 archives (10 of 2, 1 of 1)");
+	for (i = 0; i < count; i++) {
+		snprintf(data, sizeof data, "t-%06zu.tgz", i + 1);
+		bad += strcmp(names[i], data) != 0;
+		path = sub(out, names[i]);
+		if (read_archive(path, &rd) == 0)
+			entries += (size_t)rd.n;
+		free(path);
+	}
+	is_int(bad, 0, "three threads: numbers run without gaps");
+	is_int(entries, 21, "three threads: 21 entries in all");
+	archiver_list_free(names, count);
+	stop(ar);
+	free(src);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -1343,6 +1394,7 @@ main(void)
 	test_write_failure();
 	test_free_pending();
 	test_gzip_level();
+	test_threads();
 	test_kill(seed);
 
 	got_reset();
