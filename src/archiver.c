@@ -23,6 +23,7 @@
 
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 
@@ -52,6 +53,7 @@
 #define ARCHIVER_MAX_PREFIX	128
 #define ARCHIVER_MAX_ENTRY	255
 #define ARCHIVER_RENAME_TRIES	1000
+#define ARCHIVER_NICE		10	/* below the loop: see archiver_main */
 
 struct archiver_file {
 	TAILQ_ENTRY(archiver_file) entry;
@@ -657,6 +659,12 @@ archiver_main(void *arg)
 	/* Signals are loop events; keep them away from this thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/*
+	 * Compression can take every core for seconds; a lower priority
+	 * (Linux sets it per thread) keeps the loop's replies prompt.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), ARCHIVER_NICE) != 0)
+		log_debug("archiver: setpriority: %s", strerror(errno));
 
 	pthread_mutex_lock(&ar->lock);
 	for (;;) {
