@@ -64,7 +64,20 @@ enum {
 	C_PLAIN, C_ESC, C_COMMA, C_LF, C_CR, C_QUOTE, C_HIGH, C_BAD
 };
 
-static unsigned char	byte_class[256];
+/* Built at compile time: conversions run on several threads at once. */
+static const unsigned char byte_class[256] = {
+	[0x00 ... 0x08] = C_BAD,	/* 0x09, tab: C_PLAIN (0) */
+	['\n'] = C_LF,
+	[0x0b ... 0x0c] = C_BAD,
+	['\r'] = C_CR,
+	[0x0e ... 0x1f] = C_BAD,
+	['"'] = C_QUOTE,
+	['&'] = C_ESC,
+	[','] = C_COMMA,
+	['<'] = C_ESC,
+	['>'] = C_ESC,
+	[0x80 ... 0xff] = C_HIGH,
+};
 
 struct column {
 	char	*open;		/* "\t\t<Name>" */
@@ -120,29 +133,6 @@ struct csv2xml {
 	int			 failed;
 	char			 err[256];
 };
-
-static void
-classes_init(void)
-{
-	int	b;
-
-	if (byte_class['\0'] == C_BAD)
-		return;
-	for (b = 0; b < 256; b++) {
-		if (b < 0x20)
-			byte_class[b] = C_BAD;
-		else if (b >= 0x80)
-			byte_class[b] = C_HIGH;
-		else
-			byte_class[b] = C_PLAIN;
-	}
-	byte_class['\t'] = C_PLAIN;
-	byte_class['&'] = byte_class['<'] = byte_class['>'] = C_ESC;
-	byte_class[','] = C_COMMA;
-	byte_class['\n'] = C_LF;
-	byte_class['\r'] = C_CR;
-	byte_class['"'] = C_QUOTE;
-}
 
 static uint64_t
 offset_of(const struct csv2xml *c, const unsigned char *s)
@@ -887,7 +877,6 @@ csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
 {
 	struct csv2xml	*c;
 
-	classes_init();
 	c = xcalloc(1, sizeof *c);
 	c->out = out;
 	c->lim.max_field = lim != NULL ? lim->max_field : CSV2XML_MAX_FIELD;
