@@ -168,7 +168,7 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 		    !jobs_symbol_ok(json_string_value(v))) {
 			reply_problem(req, 400, "symbols[%zu]: '%s' is not a "
 			    "symbol (1 to 32 of A-Z a-z 0-9 . _ ^ = -, "
-			    "starting with a letter or digit)", i,
+			    "starting with a letter, a digit or ^)", i,
 			    json_string_value(v));
 			return NULL;
 		}

@@ -187,8 +187,9 @@ jobs_symbol_ok(const char *s)
 {
 	size_t	i;
 
+	/* A letter, a digit, or '^' for an index ("^GSPC"), first. */
 	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
-	    (s[0] >= '0' && s[0] <= '9')))
+	    (s[0] >= '0' && s[0] <= '9') || s[0] == '^'))
 		return 0;
 	for (i = 1; s[i] != '\0'; i++) {
 		if (i >= 32)

@@ -46,7 +46,7 @@ struct jobs	*jobs_new(struct event_base *, struct compq *,
 		    const struct jobs_config *, const char **err);
 /* The URL template ("...{symbol}..."); set before the first job. */
 void		 jobs_set_source(struct jobs *, const char *);
-/* Symbol names as accepted by jobs_submit: 1 to 32 of [A-Za-z0-9._^=-]. */
+/* Symbols: 1 to 32 of [A-Za-z0-9._^=-], the first a letter, digit or ^. */
 int		 jobs_symbol_ok(const char *);
 /*
  * Creates a job for n symbols (already validated and distinct).

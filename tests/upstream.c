@@ -160,7 +160,7 @@ up_xrealloc(void *p, size_t n, size_t size)
 	return (p);
 }
 
-/* --- rows --------------------------------------------------------------- */
+/* --- rows --- */
 
 static uint64_t
 gen_next(struct gen *g)
@@ -287,7 +287,7 @@ csv_make(const char *sym, long rows, struct evbuffer *out)
 	return (0);
 }
 
-/* --- counters ------------------------------------------------------------ */
+/* --- counters --- */
 
 /* Count a /csv request; returns the count before this one. */
 static unsigned long
@@ -310,7 +310,7 @@ count_request(const char *sym)
 	return (0);
 }
 
-/* --- replies --------------------------------------------------------------- */
+/* --- replies --- */
 
 static const char *
 status_reason(int status)
@@ -501,7 +501,7 @@ out:
 	return (rv);
 }
 
-/* --- routing ----------------------------------------------------------------- */
+/* --- routing --- */
 
 static int
 hexval(int ch)
@@ -536,8 +536,8 @@ symbol_decode(const char *s, size_t len, char *out)
 		if (n == UP_MAX_SYMBOL)
 			return (-1);
 		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || (n > 0 && (ch == '.' ||
-		    ch == '_' || ch == '^' || ch == '=' || ch == '-'))))
+		    (ch >= '0' && ch <= '9') || ch == '^' || (n > 0 &&
+		    (ch == '.' || ch == '_' || ch == '=' || ch == '-'))))
 			return (-1);
 		out[n++] = (char)ch;
 	}
@@ -616,7 +616,8 @@ route_csv(struct conn *c)
 	case F_E429:
 		if (before == 0)
 			return (reply_simple(c, 429, "text/plain",
-			    "Retry-After: 1", "slow down\n", 10));
+			    "Retry-After: 1", "slow down\n",
+			    strlen("slow down\n")));
 		return (reply_csv(c));
 	case F_E500:
 		if (before == 0)
@@ -624,7 +625,7 @@ route_csv(struct conn *c)
 		return (reply_csv(c));
 	case F_E503ALWAYS:
 		return (reply_simple(c, 503, "text/plain", "Retry-After: 1",
-		    "unavailable\n", 12));
+		    "unavailable\n", strlen("unavailable\n")));
 	case F_HTML:
 		return (reply_simple(c, 200, "text/html; charset=utf-8", NULL,
 		    up_html_page, sizeof up_html_page - 1));
@@ -721,7 +722,7 @@ route(struct conn *c, char *head)
 		up_ncounts = 0;
 		up_total = 0;
 		return (reply_simple(c, 200, "application/json", NULL,
-		    "{\"reset\": true}\n", 16));
+		    "{\"reset\": true}\n", strlen("{\"reset\": true}\n")));
 	}
 	if (plen > 5 && strncmp(target, "/csv/", 5) == 0) {
 		if (strcmp(method, "GET") != 0)
@@ -736,7 +737,7 @@ route(struct conn *c, char *head)
 	return (reply_text(c, 404, "not found\n"));
 }
 
-/* --- connections ------------------------------------------------------------ */
+/* --- connections --- */
 
 static void
 conn_free(struct conn *c)
@@ -979,7 +980,8 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--listen") == 0)
 			listen_at = argv[++i];
 		else if (strcmp(argv[i], "--rows") == 0) {
-			if (parse_long(argv[++i], 0, UP_MAX_ROWS, &up_rows) != 0) {
+			if (parse_long(argv[++i], 0, UP_MAX_ROWS,
+			    &up_rows) != 0) {
 				usage(argv[0]);
 				return (2);
 			}

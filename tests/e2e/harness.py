@@ -705,6 +705,18 @@ class Upstream:
         self.port = int(m.group(2))
         self.url = "http://%s:%d/" % (HOST, self.port)
         self.source_url = "http://%s:%d/csv/{symbol}" % (HOST, self.port)
+        # Keep reading stderr so the fixture can never block on a full pipe.
+        threading.Thread(target=self._drain, args=(fd,), daemon=True).start()
+
+    def _drain(self, fd):
+        try:
+            while True:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    return
+                self._lines.extend(chunk.decode("utf-8", "replace").splitlines())
+        except (OSError, ValueError):
+            return
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
