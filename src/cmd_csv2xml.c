@@ -122,7 +122,7 @@ cmd_csv2xml_main(int argc, char **argv)
 		out = argv[optind + 1];
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (csv2xml_file(in, out, &lim, &st, err, sizeof err) != 0) {
+	if (csv2xml_file(in, out, &lim, 1, &st, err, sizeof err) != 0) {
 		fprintf(stderr, "stockcam csv2xml: %s: %s\n",
 		    strcmp(in, "-") == 0 ? "stdin" : in, err);
 		return 1;

@@ -1049,8 +1049,8 @@ temp_beside(const char *path, char **tmp)
 
 int
 csv2xml_file(const char *in, const char *out,
-    const struct csv2xml_limits *lim, struct csv2xml_stats *stats,
-    char *err, size_t errlen)
+    const struct csv2xml_limits *lim, int write_behind,
+    struct csv2xml_stats *stats, char *err, size_t errlen)
 {
 	xmlOutputBufferPtr	 ob = NULL;
 	struct csv2xml		*c = NULL;
@@ -1075,7 +1075,8 @@ csv2xml_file(const char *in, const char *out,
 	if ((ob = xmlOutputBufferCreateFd(outfd, NULL)) == NULL)
 		fatalx("csv2xml: xmlOutputBufferCreateFd");
 	c = csv2xml_new(ob, lim);
-	csv2xml_write_behind(c);
+	if (write_behind)
+		csv2xml_write_behind(c);
 	buf = xmalloc(READ_SIZE);
 	for (;;) {
 		n = read(infd, buf, READ_SIZE);

@@ -43,11 +43,14 @@ void		 csv2xml_free(struct csv2xml *);
 /*
  * Converts the file `in` into `out` ("-" is stdin / stdout). A file
  * output is written under a temporary name in its directory and renamed
- * on success; on failure nothing is left behind. Returns 0, or -1 with a
- * message (position first for conversion errors) in err.
+ * on success; on failure nothing is left behind. With write_behind, a
+ * thread writes while the next buffer is filled (worth it when a core
+ * is spare, as for the command; not on a pool that fills every core).
+ * Returns 0, or -1 with a message (position first for conversion
+ * errors) in err.
  */
 int		 csv2xml_file(const char *in, const char *out,
-		    const struct csv2xml_limits *, struct csv2xml_stats *,
-		    char *err, size_t errlen);
+		    const struct csv2xml_limits *, int write_behind,
+		    struct csv2xml_stats *, char *err, size_t errlen);
 
 #endif

@@ -471,7 +471,8 @@ convert_work(void *arg)
 {
 	struct convert_task	*t = arg;
 
-	t->rv = csv2xml_file(t->csv, t->xml, NULL, &t->st, t->err,
+	/* The pool already has a thread per core: no write-behind thread. */
+	t->rv = csv2xml_file(t->csv, t->xml, NULL, 0, &t->st, t->err,
 	    sizeof t->err);
 }
 

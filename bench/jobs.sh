@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+#
+# bench/jobs.sh -- one stock job of 1000 symbols x 2500 rows, end to end.
+#
+# Starts the fixture upstream (tests/upstream --rows ROWS, built here with
+# make if need be) and, for each of ROUNDS rounds, a fresh stockcam with a
+# fresh --data-dir whose --source-url points at it.  bench/jobs_poll.py then
+# POSTs one job of SYMBOLS symbols (S0001, S0002, ...) and polls
+# GET /api/jobs/{id} every POLL_MS over one keep-alive connection until the
+# job ends, timing each poll and reading /proc for the server's CPU time,
+# VmRSS (at every poll) and VmHWM (at the end), and for the upstream's CPU
+# time.  Each round must end with the job succeeded and every symbol
+# succeeded.  Prints every round, the per-thread CPU of the server, the
+# medians and a verdict line.  Exit status: 0 PASS, 1 FAIL, 2 could not
+# run (binaries missing, a server did not start, the job did not succeed).
+#
+# Environment:
+#   BUILDDIR       where the binaries are (default: the repository top)
+#   STOCKCAM_BIN   server under test (default: $BUILDDIR/stockcam)
+#   UPSTREAM_BIN   fixture upstream (default: $BUILDDIR/tests/upstream,
+#                  made with `make -C $BUILDDIR tests/upstream`)
+#   ROUNDS         runs, each with a fresh server and data dir (default 3)
+#   SYMBOLS        symbols in the job (default 1000)
+#   ROWS           rows of each upstream CSV (default 2500)
+#   POLL_MS        poll interval, ms (default 50, i.e. 20 a second)
+#   JOB_TIMEOUT    seconds one job may take before giving up (default 600)
+#   MAX_RSS_MB     PASS needs the peak RSS (VmHWM, or a larger VmRSS sampled
+#                  during the run) <= this, MiB (default 64)
+#   MIN_CPU_UTIL   PASS needs median server CPU / (wall x cores) >= this
+#                  (default 0.75)
+#   MAX_P99_MS     PASS needs median p99 poll latency <= this, ms (default 20)
+#   TIMELINE       1: also print each round's per-second CPU per thread group
+#   BENCH_DIR      where the temporary directory goes (default /tmp)
+#   PYTHON3        interpreter for jobs_poll.py (default python3)
+#
+set -euo pipefail
+export LC_ALL=C
+
+prog=${0##*/}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+BUILDDIR=${BUILDDIR:-$top}
+STOCKCAM_BIN=${STOCKCAM_BIN:-$BUILDDIR/stockcam}
+UPSTREAM_BIN=${UPSTREAM_BIN:-}
+ROUNDS=${ROUNDS:-3}
+SYMBOLS=${SYMBOLS:-1000}
+ROWS=${ROWS:-2500}
+POLL_MS=${POLL_MS:-50}
+JOB_TIMEOUT=${JOB_TIMEOUT:-600}
+MAX_RSS_MB=${MAX_RSS_MB:-64}
+MIN_CPU_UTIL=${MIN_CPU_UTIL:-0.75}
+MAX_P99_MS=${MAX_P99_MS:-20}
+TIMELINE=${TIMELINE:-0}
+BENCH_DIR=${BENCH_DIR:-/tmp}
+PYTHON3=${PYTHON3:-python3}
+POLLER=$top/bench/jobs_poll.py
+
+die() {
+	echo "$prog: $*" >&2
+	exit 2
+}
+
+[[ $ROUNDS =~ ^[1-9][0-9]{0,2}$ ]] ||
+	die "ROUNDS must be a whole number (1-999): $ROUNDS"
+[[ $SYMBOLS =~ ^[1-9][0-9]{0,3}$ ]] ||
+	die "SYMBOLS must be a whole number (1-9999): $SYMBOLS"
+[[ $ROWS =~ ^[0-9]{1,7}$ ]] ||
+	die "ROWS must be a whole number (0-9999999): $ROWS"
+[[ $POLL_MS =~ ^[1-9][0-9]{0,4}$ ]] ||
+	die "POLL_MS must be a whole number of ms (1-99999): $POLL_MS"
+[[ $JOB_TIMEOUT =~ ^[1-9][0-9]{0,5}$ ]] ||
+	die "JOB_TIMEOUT must be a whole number of seconds: $JOB_TIMEOUT"
+for v in MAX_RSS_MB MIN_CPU_UTIL MAX_P99_MS; do
+	[[ ${!v} =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$v must be a number: ${!v}"
+done
+[[ -d $BENCH_DIR && -w $BENCH_DIR ]] ||
+	die "BENCH_DIR $BENCH_DIR: not a writable directory"
+command -v "$PYTHON3" >/dev/null 2>&1 ||
+	die "$PYTHON3 not found (needed for bench/jobs_poll.py)"
+[[ -f $POLLER ]] || die "$POLLER: not found"
+[[ -x $STOCKCAM_BIN ]] ||
+	die "$STOCKCAM_BIN: not found or not executable (run make first)"
+"$STOCKCAM_BIN" --help 2>/dev/null | grep -q -- --source-url ||
+	die "$STOCKCAM_BIN has no --source-url: it does not run jobs"
+
+cores=$(nproc)
+clk_tck=$(getconf CLK_TCK)
+[[ $cores =~ ^[1-9][0-9]*$ ]] || die "nproc said: $cores"
+[[ $clk_tck =~ ^[1-9][0-9]*$ ]] || die "getconf CLK_TCK said: $clk_tck"
+
+tmp=$(mktemp -d "$BENCH_DIR/stockcam-jobs.XXXXXX")
+upstream_pid=
+server_pid=
+poller_pid=
+
+# stop PID: SIGTERM, 10 s to exit, then SIGKILL; reaps it.
+stop() {
+	local pid=$1 i
+
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "$prog: pid $pid ignored SIGTERM for 10 s; SIGKILL" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317  # called from the EXIT trap
+cleanup() {
+	local rc=$?
+
+	trap - EXIT INT TERM
+	if [[ -n $poller_pid ]]; then
+		kill -TERM "$poller_pid" 2>/dev/null || true
+		wait "$poller_pid" 2>/dev/null || true
+	fi
+	[[ -n $server_pid ]] && stop "$server_pid"
+	[[ -n $upstream_pid ]] && stop "$upstream_pid"
+	rm -rf -- "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -z $UPSTREAM_BIN ]]; then
+	UPSTREAM_BIN=$BUILDDIR/tests/upstream
+	# A check program: `make` alone does not build it.
+	if ! make -C "$BUILDDIR" tests/upstream >"$tmp/make.out" 2>&1; then
+		echo "$prog: make -C $BUILDDIR tests/upstream failed:" >&2
+		sed 's/^/  /' "$tmp/make.out" >&2
+		exit 2
+	fi
+fi
+[[ -x $UPSTREAM_BIN ]] || die "$UPSTREAM_BIN: not found or not executable"
+
+# waitport NAME PID ERRFILE: wait up to 10 s for "listening on
+# http://127.0.0.1:PORT/" in ERRFILE; sets $port.
+waitport() {
+	local name=$1 pid=$2 err=$3 line i
+
+	line=
+	for ((i = 0; i < 100; i++)); do
+		line=$(grep -o -m 1 'listening on http://127\.0\.0\.1:[0-9]*/' \
+		    "$err" || true)
+		[[ -n $line ]] && break
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "$prog: $name exited; its stderr:" >&2
+			sed 's/^/  /' "$err" >&2
+			exit 2
+		fi
+		sleep 0.1
+	done
+	if [[ -z $line ]]; then
+		echo "$prog: $name did not say it was listening within 10 s;" \
+		    "its stderr:" >&2
+		sed 's/^/  /' "$err" >&2
+		exit 2
+	fi
+	port=${line##*:}
+	port=${port%/}
+	[[ $port =~ ^[0-9]+$ && $port -gt 0 && $port -lt 65536 ]] ||
+		die "$name: bad port in: $line"
+}
+
+: >"$tmp/upstream.err" # exists before waitport greps it
+"$UPSTREAM_BIN" --listen 127.0.0.1:0 --rows "$ROWS" \
+    >"$tmp/upstream.out" 2>"$tmp/upstream.err" &
+upstream_pid=$!
+waitport upstream "$upstream_pid" "$tmp/upstream.err"
+upstream_port=$port
+source_url="http://127.0.0.1:$upstream_port/csv/{symbol}"
+
+# Size of one CSV, for the record.
+csv_bytes=$("$PYTHON3" -c '
+import sys, urllib.request
+print(len(urllib.request.urlopen(sys.argv[1], timeout=10).read()))' \
+    "http://127.0.0.1:$upstream_port/csv/S0001") ||
+	die "the upstream did not serve /csv/S0001"
+
+interval=$(awk -v m="$POLL_MS" 'BEGIN { printf "%.3f\n", m / 1000 }')
+
+echo "stockcam: $STOCKCAM_BIN (built $(date -r "$STOCKCAM_BIN" "+%F %T"))"
+echo "upstream: $UPSTREAM_BIN --rows $ROWS  $source_url" \
+    "($csv_bytes bytes per symbol)"
+echo "job:      $SYMBOLS symbols (S0001...), polled every $POLL_MS ms" \
+    "over one keep-alive connection"
+echo "machine:  $cores cores (nproc), CLK_TCK $clk_tck; $ROUNDS rounds," \
+    "each with a fresh server and data dir"
+echo "note:     the upstream and the poller run on the same cores as the" \
+    "server; their CPU is shown apart (up_cpu, poll_cpu)"
+echo
+
+results=$tmp/results
+: >"$results"
+
+# What jobs_poll.py reports, one variable per key (set by round()).
+result_keys="job wall_s server_s cpu_s up_cpu_s self_cpu_s box_cpu_s hwm_kb
+    rss_max_kb polls late reconnects p50_ms p99_ms max_ms json_bytes"
+v_job='' v_wall_s='' v_server_s='' v_cpu_s='' v_up_cpu_s='' v_self_cpu_s=''
+v_box_cpu_s=''
+v_hwm_kb='' v_rss_max_kb='' v_polls='' v_late='' v_reconnects='' v_p50_ms=''
+v_p99_ms='' v_max_ms='' v_json_bytes=''
+
+# round R: one fresh server, one job; appends a line to $results.
+round() {
+	local r=$1 data=$tmp/data.$1 err=$tmp/server.$1.err line rc
+
+	mkdir "$data"
+	: >"$err"
+	"$STOCKCAM_BIN" --listen 127.0.0.1:0 --data-dir "$data" \
+	    --log-level warn --source-url "$source_url" \
+	    --max-symbols "$SYMBOLS" >"$tmp/server.$r.out" 2>"$err" &
+	server_pid=$!
+	waitport stockcam "$server_pid" "$err"
+
+	# In the background, so that a signal to this script is acted on at
+	# once (bash runs traps only between foreground commands).
+	rc=0
+	"$PYTHON3" "$POLLER" --port "$port" \
+	    --server-pid "$server_pid" --upstream-pid "$upstream_pid" \
+	    --symbols "$SYMBOLS" --interval "$interval" \
+	    --timeout "$JOB_TIMEOUT" --clk-tck "$clk_tck" \
+	    --lat-file "$tmp/lat.$r" --threads-file "$tmp/threads.$r" \
+	    --timeline-file "$tmp/timeline.$r" --job-file "$tmp/job.$r" \
+	    >"$tmp/poll.$r.out" 2>"$tmp/poll.$r.err" &
+	poller_pid=$!
+	wait "$poller_pid" || rc=$?
+	poller_pid=
+	line=$(cat "$tmp/poll.$r.out")
+	if ((rc != 0)); then
+		if ((rc == 3)); then
+			echo "$prog: round $r: the job did not succeed:" >&2
+		else
+			echo "$prog: round $r: the run failed:" >&2
+		fi
+		sed 's/^/  /' "$tmp/poll.$r.err" >&2
+		if [[ -s $err ]]; then
+			echo "$prog: the server's stderr:" >&2
+			tail -n 20 "$err" | sed 's/^/  /' >&2
+		fi
+		kill -0 "$server_pid" 2>/dev/null ||
+			echo "$prog: the server is no longer running" >&2
+		exit 2
+	fi
+
+	stop "$server_pid"
+	server_pid=
+	rm -rf -- "$data"
+
+	# Turn "k=v k=v ..." into the shell variables v_k.
+	local kv k v
+	for k in $result_keys; do
+		printf -v "v_$k" '%s' ""
+	done
+	for kv in $line; do
+		k=${kv%%=*}
+		v=${kv#*=}
+		[[ " $result_keys " == *[[:space:]]"$k"[[:space:]]* &&
+		    $v =~ ^[-0-9.a-z]+$ ]] ||
+			die "round $r: bad result field from the poller: $kv"
+		printf -v "v_$k" '%s' "$v"
+	done
+	for k in $result_keys; do
+		v=v_$k
+		[[ -n ${!v} ]] || die "round $r: the poller gave no $k: $line"
+	done
+}
+
+printf '%-5s  %7s  %6s  %6s  %6s  %6s  %5s  %6s  %6s  %6s  %5s  %6s  %6s  %6s\n' \
+    round wall_s sym/s hwm_MB rss_MB cpu_s util up_cpu poll_c others \
+    polls p50_ms p99_ms max_ms
+for ((r = 1; r <= ROUNDS; r++)); do
+	round "$r"
+	# others: CPU the rest of the machine used meanwhile (all busy CPU
+	# time in /proc/stat less the server, the upstream and the poller).
+	read -r sps util hwm_mb rss_mb others <<<"$(awk -v n="$SYMBOLS" \
+	    -v w="$v_wall_s" -v c="$v_cpu_s" -v k="$cores" -v h="$v_hwm_kb" \
+	    -v m="$v_rss_max_kb" -v b="$v_box_cpu_s" -v u="$v_up_cpu_s" \
+	    -v p="$v_self_cpu_s" 'BEGIN {
+		o = b - c - u - p
+		if (o < 0) o = 0
+		printf "%.1f %.3f %.2f %.2f %.2f\n", n / w, c / (w * k),
+		    h / 1024, m / 1024, o }')"
+	printf '%-5d  %7.3f  %6.1f  %6.2f  %6.2f  %6.2f  %5.3f  %6.2f  %6.2f' \
+	    "$r" "$v_wall_s" "$sps" "$hwm_mb" "$rss_mb" "$v_cpu_s" "$util" \
+	    "$v_up_cpu_s" "$v_self_cpu_s"
+	printf '  %6.2f  %5d  %6.2f  %6.2f  %6.2f\n' \
+	    "$others" "$v_polls" "$v_p50_ms" "$v_p99_ms" "$v_max_ms"
+	# Where the server's CPU went, by thread name (fetch-0, fetch-1, ...
+	# as fetch-*): CPU seconds and, in brackets, how many threads.
+	awk '$1 >= 0.01 {
+		n = $0
+		sub(/^[^ ]+ [^ ]+ /, "", n)
+		s = s (s == "" ? "" : ", ") sprintf("%s %.2f", n, $1)
+		if ($2 > 0) s = s " [" $2 "]"
+	    } END { print "       server CPU by thread (s): " s }' \
+	    "$tmp/threads.$r" | fold -s -w 100 | sed '2,$s/^/         /'
+	# The slowest polls, with the time into the run they were sent at.
+	sort -k2,2gr "$tmp/lat.$r" |
+	    awk 'NR <= 3 { s = s (s == "" ? "" : ", ") sprintf("%.1f ms at %.2f s (%d done)", $2, $1, $3) }
+		END { print "       slowest polls: " s }'
+	echo "       job $v_job; the last GET /api/jobs/$v_job reply was" \
+	    "$v_json_bytes bytes"
+	if [[ $v_late != 0 || $v_reconnects != 0 ]]; then
+		echo "       poller: $v_late slots skipped (behind schedule)," \
+		    "$v_reconnects reconnects"
+	fi
+	if [[ $TIMELINE == 1 ]]; then
+		echo "       timeline (t_s: % of one core per thread group):"
+		sed 's/^/         /' "$tmp/timeline.$r"
+	fi
+	echo "$r $v_wall_s $sps $v_hwm_kb $v_rss_max_kb $v_cpu_s $util" \
+	    "$v_up_cpu_s $v_self_cpu_s $v_polls $v_p50_ms $v_p99_ms" \
+	    "$v_max_ms $v_server_s $others" >>"$results"
+done
+
+# median FIELD: median of one column of $results.
+median() {
+	awk -v f="$1" '{ print $f }' "$results" |
+	    sort -g |
+	    awk '{ v[NR] = $1 }
+		END {
+			if (NR == 0) exit 1
+			if (NR % 2) m = v[(NR + 1) / 2]
+			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.6f\n", m
+		}'
+}
+
+wall_med=$(median 2)
+sps_med=$(median 3)
+hwm_med=$(median 4)
+cpu_med=$(median 6)
+util_med=$(median 7)
+up_med=$(median 8)
+poll_cpu_med=$(median 9)
+p50_med=$(median 11)
+p99_med=$(median 12)
+max_med=$(median 13)
+server_med=$(median 14)
+others_med=$(median 15)
+hwm_max=$(awk '$4 > m { m = $4 } END { print m + 0 }' "$results")
+rss_max=$(awk '$5 > m { m = $5 } END { print m + 0 }' "$results")
+# The kernel folds per-thread RSS counts into VmHWM lazily, so a sampled
+# VmRSS can be a little above the VmHWM read at the end: take the larger.
+peak_kb=$((hwm_max > rss_max ? hwm_max : rss_max))
+peak_mb=$(awk -v k="$peak_kb" 'BEGIN { printf "%.2f\n", k / 1024 }')
+util=$(awk -v u="$util_med" 'BEGIN { printf "%.3f\n", u }')
+p99=$(awk -v p="$p99_med" 'BEGIN { printf "%.2f\n", p }')
+
+echo
+printf 'median wall time:        %.3f s (POST to the poll that saw the end;' \
+    "$wall_med"
+printf ' the job'"'"'s own started..finished: %.3f s)\n' "$server_med"
+printf 'median throughput:       %.1f symbols/s (%d symbols x %d rows)\n' \
+    "$sps_med" "$SYMBOLS" "$ROWS"
+printf 'peak RSS:                %s MB (the larger of the largest VmHWM,' \
+    "$peak_mb"
+printf ' %.2f MB, and the largest VmRSS sampled at a poll, %.2f MB;' \
+    "$(awk -v k="$hwm_max" 'BEGIN { print k / 1024 }')" \
+    "$(awk -v k="$rss_max" 'BEGIN { print k / 1024 }')"
+printf ' median VmHWM %.2f MB)\n' \
+    "$(awk -v k="$hwm_med" 'BEGIN { print k / 1024 }')"
+printf 'median server CPU:       %.2f s; utilisation %s of %d cores\n' \
+    "$cpu_med" "$util" "$cores"
+printf 'median upstream CPU:     %.2f s (%.3f of the cores; not counted' \
+    "$up_med" "$(awk -v c="$up_med" -v w="$wall_med" -v k="$cores" \
+    'BEGIN { print c / (w * k) }')"
+printf ' above)\n'
+printf 'median poller CPU:       %.2f s (python3, also on these cores)\n' \
+    "$poll_cpu_med"
+printf 'median other CPU:        %.2f s (%.3f of the cores: the rest of the' \
+    "$others_med" "$(awk -v c="$others_med" -v w="$wall_med" -v k="$cores" \
+    'BEGIN { print c / (w * k) }')"
+printf ' machine; much more than 0 means the rounds were disturbed)\n'
+printf 'median poll latency:     p50 %.2f ms, p99 %s ms, max %.2f ms\n' \
+    "$p50_med" "$p99" "$max_med"
+echo
+
+ok_rss=$(awk -v k="$peak_kb" -v m="$MAX_RSS_MB" 'BEGIN { print (k <= m * 1024) }')
+ok_util=$(awk -v u="$util" -v m="$MIN_CPU_UTIL" 'BEGIN { print (u >= m) }')
+ok_p99=$(awk -v p="$p99" -v m="$MAX_P99_MS" 'BEGIN { print (p <= m) }')
+why="peak RSS $peak_mb MB $( ((ok_rss)) && echo '<=' || echo '>') $MAX_RSS_MB"
+why+=", CPU utilisation $util $( ((ok_util)) && echo '>=' || echo '<') $MIN_CPU_UTIL"
+why+=", p99 poll $p99 ms $( ((ok_p99)) && echo '<=' || echo '>') $MAX_P99_MS"
+
+if ((ok_rss && ok_util && ok_p99)); then
+	echo "PASS: $why"
+	exit 0
+fi
+echo "FAIL: $why"
+exit 1
