@@ -111,38 +111,101 @@ reply_job(struct http_request *req, int status, struct job *job)
 
 /* --- POST /api/jobs --- */
 
-/* Checks the body; NULL and a reply made, or the symbols array. */
-static json_t *
-validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
+/* The job type: "stock" when absent; NULL (and a reply made) if bad. */
+static const char *
+submit_type(struct http_request *req, json_t *body)
 {
-	const char	*key, *type = NULL;
-	json_t		*v, *symbols = NULL;
-	size_t		 i, j, n;
+	json_t		*v;
+	const char	*type;
 
 	if (!json_is_object(body)) {
 		reply_problem(req, 400, "the body must be a JSON object");
 		return NULL;
 	}
-	json_object_foreach(body, key, v) {
-		if (strcmp(key, "symbols") == 0)
-			symbols = v;
-		else if (strcmp(key, "type") == 0) {
-			if (!json_is_string(v) || strlen(json_string_value(v)) !=
-			    json_string_length(v)) {
-				reply_problem(req, 400, "type: must be a string");
-				return NULL;
-			}
-			type = json_string_value(v);
-		} else {
-			reply_problem(req, 400, "%s: unknown field (a stock job "
-			    "has \"symbols\" and an optional \"type\")", key);
-			return NULL;
-		}
-	}
-	if (type != NULL && strcmp(type, "stock") != 0) {
-		reply_problem(req, 400, "type: unknown job type '%s'", type);
+	if ((v = json_object_get(body, "type")) == NULL)
+		return "stock";
+	if (!json_is_string(v) || strlen(json_string_value(v)) !=
+	    json_string_length(v)) {
+		reply_problem(req, 400, "type: must be a string");
 		return NULL;
 	}
+	type = json_string_value(v);
+	if (strcmp(type, "stock") != 0 && strcmp(type, "armstrong") != 0) {
+		reply_problem(req, 400, "type: unknown job type '%s' (stock or "
+		    "armstrong)", type);
+		return NULL;
+	}
+	return type;
+}
+
+/* Every field is one of `allowed`; else a reply naming the stranger. */
+static int
+known_fields(struct http_request *req, json_t *body, const char *const *allowed,
+    const char *what)
+{
+	const char	*key;
+	json_t		*v;
+	size_t		 i;
+
+	json_object_foreach(body, key, v) {
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		}
+		if (allowed[i] == NULL) {
+			reply_problem(req, 400, "%s: unknown field (%s)", key,
+			    what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* from and to of an Armstrong search; -1 and a reply if bad. */
+static int
+validate_armstrong(struct http_request *req, json_t *body, uint64_t *from,
+    uint64_t *to)
+{
+	static const char *const fields[] = { "type", "from", "to", NULL };
+	const char	*names[2] = { "from", "to" };
+	json_t		*v;
+	uint64_t	*out[2] = { from, to };
+	int		 i;
+
+	if (known_fields(req, body, fields, "an armstrong job has \"type\", "
+	    "\"from\" and \"to\"") != 0)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		v = json_object_get(body, names[i]);
+		if (v == NULL || !json_is_integer(v) ||
+		    json_integer_value(v) < 0) {
+			reply_problem(req, 400, "%s: %s; it must be an integer "
+			    "from 0 to 9223372036854775807", names[i],
+			    v == NULL ? "missing" : "not a whole number >= 0");
+			return -1;
+		}
+		*out[i] = (uint64_t)json_integer_value(v);
+	}
+	if (*from >= *to) {
+		reply_problem(req, 400, "to: must be greater than from (the "
+		    "range is [from, to))");
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks a stock job's body; NULL and a reply made, or the symbols. */
+static json_t *
+validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
+{
+	static const char *const fields[] = { "type", "symbols", NULL };
+	json_t		*v, *symbols;
+	size_t		 i, j, n;
+
+	if (known_fields(req, body, fields, "a stock job has \"symbols\" "
+	    "and an optional \"type\"") != 0)
+		return NULL;
+	symbols = json_object_get(body, "symbols");
 	if (symbols == NULL) {
 		reply_problem(req, 400, "symbols: missing");
 		return NULL;
@@ -190,7 +253,8 @@ api_submit(struct http_request *req, const struct route_params *params,
 {
 	struct api_jobs	*api = arg;
 	const char	*ctype, *key, *prior, **names = NULL;
-	const char	*body;
+	const char	*body, *type;
+	uint64_t	 from = 0, to = 0;
 	char		*canon = NULL, loc[64];
 	json_t		*obj = NULL, *symbols;
 	json_error_t	 jerr;
@@ -207,12 +271,23 @@ api_submit(struct http_request *req, const struct route_params *params,
 	/* NULs are let through the parser so the field check can name them. */
 	obj = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 	    &jerr);
+	if (obj == NULL && strstr(jerr.text, "too big") != NULL) {
+		reply_problem(req, 400, "a number is too big: from and to are "
+		    "integers from 0 to 9223372036854775807");
+		return;
+	}
 	if (obj == NULL) {
 		reply_problem(req, 400, "the body is not JSON: %s (line %d, "
 		    "column %d)", jerr.text, jerr.line, jerr.column);
 		return;
 	}
-	if ((symbols = validate_submit(api, req, obj)) == NULL)
+	if ((type = submit_type(req, obj)) == NULL)
+		goto out;
+	if (strcmp(type, "armstrong") == 0) {
+		if (validate_armstrong(req, obj, &from, &to) != 0)
+			goto out;
+		symbols = NULL;
+	} else if ((symbols = validate_submit(api, req, obj)) == NULL)
 		goto out;
 
 	key = http_request_header(req, "Idempotency-Key");
@@ -231,11 +306,17 @@ api_submit(struct http_request *req, const struct route_params *params,
 		}
 	}
 
-	n = json_array_size(symbols);
-	names = xcalloc(n, sizeof *names);
-	for (i = 0; i < n; i++)
-		names[i] = json_string_value(json_array_get(symbols, i));
-	if ((error = jobs_submit(api->jobs, names, (unsigned)n, &job)) != 0) {
+	if (symbols == NULL)
+		error = jobs_submit_armstrong(api->jobs, from, to, &job);
+	else {
+		n = json_array_size(symbols);
+		names = xcalloc(n, sizeof *names);
+		for (i = 0; i < n; i++)
+			names[i] = json_string_value(json_array_get(symbols,
+			    i));
+		error = jobs_submit(api->jobs, names, (unsigned)n, &job);
+	}
+	if (error != 0) {
 		http_reply_header(req, "Retry-After", "5");
 		reply_problem(req, 429, "the server holds its limit of "
 		    "unfinished symbols; try again shortly");

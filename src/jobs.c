@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "archiver.h"
+#include "armstrong.h"
 #include "compq.h"
 #include "csv2xml.h"
 #include "fetch.h"
@@ -58,6 +59,28 @@ static const char *const job_state_names[JOB_NSTATES] = {
 
 struct fetch_task;
 struct convert_task;
+
+enum job_kind { KIND_STOCK, KIND_ARMSTRONG };
+
+/* An Armstrong search: chunks run on the cpu pool, results gathered. */
+struct search {
+	uint64_t		 from, to;
+	struct armstrong_chunk	*chunks;
+	size_t			 nchunks;
+	size_t			 next;		/* first chunk not started */
+	unsigned		 running;
+	uint64_t		 examined;	/* numbers settled */
+	uint64_t		*found;		/* sorted */
+	size_t			 nfound;
+	atomic_int		 cancel;	/* read by the chunks */
+};
+
+struct chunk_task {
+	struct job		*job;
+	const struct armstrong_chunk *chunk;
+	uint64_t		*found;
+	size_t			 nfound, cap;
+};
 
 struct symbol {
 	struct job		*job;
@@ -91,6 +114,8 @@ struct job {
 	LIST_ENTRY(job)		 bucket;
 	LIST_HEAD(, job_waiter)	 waiters;
 	struct jobs		*jobs;
+	enum job_kind		 kind;
+	struct search		*search;	/* KIND_ARMSTRONG */
 	uint64_t		 id;
 	uint64_t		 version;
 	enum job_state		 state;
@@ -134,6 +159,10 @@ struct jobs {
 	struct compq		*cq;
 	struct pool		*fetch_pool;
 	struct pool		*convert_pool;
+	struct pool		*cpu_pool;
+	unsigned		 cpu_slots;	/* chunks in flight at most */
+	unsigned		 cpu_running;
+	struct job_list		 searching;	/* searches with chunks left */
 	struct archiver		*archiver;
 	struct jobs_config	 cfg;
 	char			*source;
@@ -156,6 +185,8 @@ struct jobs {
 };
 
 static void	jobs_dispatch(struct jobs *);
+static void	search_dispatch(struct jobs *);
+static struct job *job_new(struct jobs *, enum job_kind);
 static void	symbol_set(struct symbol *, enum sym_state);
 
 /* --- small things --- */
@@ -302,7 +333,8 @@ job_free(struct job *job)
 	}
 	TAILQ_REMOVE(&js->all, job, all);
 	if (job->in_active)
-		TAILQ_REMOVE(&js->active, job, active);
+		TAILQ_REMOVE(job->kind == KIND_ARMSTRONG ? &js->searching :
+		    &js->active, job, active);
 	if (job_finished(job))
 		TAILQ_REMOVE(&js->done, job, done);
 	LIST_REMOVE(job, bucket);
@@ -314,6 +346,11 @@ job_free(struct job *job)
 		free(job->syms[i].err_msg);
 	}
 	free(job->syms);
+	if (job->search != NULL) {
+		free(job->search->chunks);
+		free(job->search->found);
+		free(job->search);
+	}
 	free(job->idem_key);
 	free(job->idem_request);
 	free(job);
@@ -355,16 +392,27 @@ jobs_expiry_cb(evutil_socket_t fd, short what, void *arg)
 	jobs_expire(arg);
 }
 
-/* After a symbol change: is the job over? */
+/* Nothing of the job is left to run or to come back. */
+static int
+job_settled(const struct job *job)
+{
+	const struct search	*se = job->search;
+
+	if (job->kind == KIND_ARMSTRONG)
+		return se->running == 0 &&
+		    (se->next == se->nchunks || job->cancel);
+	return job->count[SYM_QUEUED] + job->count[SYM_FETCHING] +
+	    job->count[SYM_CONVERTING] + job->count[SYM_ARCHIVING] == 0;
+}
+
+/* After a change: is the job over? */
 static void
 job_update(struct job *job)
 {
 	struct jobs	*js = job->jobs;
 	enum job_state	 st;
 
-	if (!job_finished(job) && job->count[SYM_QUEUED] +
-	    job->count[SYM_FETCHING] + job->count[SYM_CONVERTING] +
-	    job->count[SYM_ARCHIVING] == 0) {
+	if (!job_finished(job) && job_settled(job)) {
 		if (job->cancel)
 			st = JOB_CANCELED;
 		else if (job->count[SYM_FAILED] > 0)
@@ -373,6 +421,8 @@ job_update(struct job *job)
 			st = JOB_SUCCEEDED;
 		job_set_state(job, st);
 		now_tv(js, &job->finished);
+		if (job->kind == KIND_ARMSTRONG)
+			js->pending--;		/* a search counts as one */
 		TAILQ_INSERT_TAIL(&js->done, job, done);
 		log_info("job %llu: %s (%u succeeded, %u failed, %u canceled)",
 		    (unsigned long long)job->id, job_state_names[st],
@@ -637,6 +687,7 @@ jobs_dispatch(struct jobs *js)
 
 	if (js->stopping)
 		return;
+	search_dispatch(js);
 	while ((sym = TAILQ_FIRST(&js->backlog)) != NULL) {
 		if (convert_start(js, sym, sym->parked) != 0)
 			break;
@@ -663,6 +714,152 @@ jobs_dispatch(struct jobs *js)
 	}
 }
 
+/* --- Armstrong searches --- */
+
+static void
+chunk_found(uint64_t x, void *arg)
+{
+	struct chunk_task	*t = arg;
+
+	if (t->nfound == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->found = xreallocarray(t->found, t->cap, sizeof *t->found);
+	}
+	t->found[t->nfound++] = x;
+}
+
+static void
+chunk_work(void *arg)
+{
+	struct chunk_task	*t = arg;
+
+	armstrong_run(t->chunk, &t->job->search->cancel, chunk_found, t);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+chunk_done(void *arg, enum pool_status status)
+{
+	struct chunk_task	*t = arg;
+	struct job		*job = t->job;
+	struct search		*se = job->search;
+	struct jobs		*js = job->jobs;
+
+	se->running--;
+	js->cpu_running--;
+	if (status == POOL_DONE && !job->cancel) {
+		se->examined += t->chunk->covers;
+		if (t->nfound > 0) {
+			se->found = xreallocarray(se->found, se->nfound +
+			    t->nfound + 1, sizeof *se->found);
+			memcpy(se->found + se->nfound, t->found,
+			    t->nfound * sizeof *t->found);
+			se->nfound += t->nfound;
+			qsort(se->found, se->nfound, sizeof *se->found,
+			    cmp_u64);
+		}
+	}
+	free(t->found);
+	free(t);
+	job_update(job);
+	jobs_dispatch(js);
+}
+
+/* Starts chunks while the cpu pool has room, round robin over searches. */
+static void
+search_dispatch(struct jobs *js)
+{
+	struct chunk_task	*t;
+	struct search		*se;
+	struct job		*job;
+
+	while (js->cpu_running < js->cpu_slots &&
+	    (job = TAILQ_FIRST(&js->searching)) != NULL) {
+		se = job->search;
+		TAILQ_REMOVE(&js->searching, job, active);
+		if (se->next == se->nchunks || job->cancel) {
+			job->in_active = 0;
+			continue;
+		}
+		t = xcalloc(1, sizeof *t);
+		t->job = job;
+		t->chunk = &se->chunks[se->next];
+		if (pool_submit(js->cpu_pool, chunk_work, chunk_done, t,
+		    NULL) != 0) {
+			free(t);
+			TAILQ_INSERT_HEAD(&js->searching, job, active);
+			break;
+		}
+		se->next++;
+		se->running++;
+		js->cpu_running++;
+		if (job->state == JOB_QUEUED) {
+			job_set_state(job, JOB_RUNNING);
+			now_tv(js, &job->started);
+		}
+		TAILQ_INSERT_TAIL(&js->searching, job, active);
+	}
+}
+
+int
+jobs_submit_armstrong(struct jobs *js, uint64_t from, uint64_t to,
+    struct job **out)
+{
+	struct job	*job;
+	struct search	*se;
+
+	if (js->pending + 1 > js->cfg.max_pending_symbols)
+		return -EAGAIN;
+	job = job_new(js, KIND_ARMSTRONG);
+	se = job->search = xcalloc(1, sizeof *se);
+	se->from = from;
+	se->to = to;
+	atomic_init(&se->cancel, 0);
+	se->nchunks = armstrong_plan(from, to, js->cfg.cpu_workers,
+	    &se->chunks);
+	js->pending++;
+	TAILQ_INSERT_TAIL(&js->searching, job, active);
+	job->in_active = 1;
+	log_info("job %llu: Armstrong numbers in [%llu, %llu), %zu chunks "
+	    "by %s", (unsigned long long)job->id, (unsigned long long)from,
+	    (unsigned long long)to, se->nchunks,
+	    se->chunks[0].method == ARMSTRONG_SCAN ? "scan" : "multisets");
+	jobs_dispatch(js);
+	*out = job;
+	return 0;
+}
+
+static json_t *
+search_json(const struct job *job, json_t *obj)
+{
+	const struct search	*se = job->search;
+	json_t			*arr;
+	size_t			 i;
+
+	arr = json_array();
+	for (i = 0; i < se->nfound; i++)
+		json_array_append_new(arr, json_integer((json_int_t)
+		    se->found[i]));
+	json_object_set_new(obj, "from", json_integer((json_int_t)se->from));
+	json_object_set_new(obj, "to", json_integer((json_int_t)se->to));
+	json_object_set_new(obj, "method", json_string(
+	    se->chunks[0].method == ARMSTRONG_SCAN ? "scan" : "multisets"));
+	json_object_set_new(obj, "progress", json_pack("{s:I, s:I, s:I, s:I}",
+	    "total", (json_int_t)(se->to - se->from),
+	    "examined", (json_int_t)se->examined,
+	    "chunks", (json_int_t)se->nchunks,
+	    "chunks_done", (json_int_t)(se->next - se->running)));
+	json_object_set_new(obj, "result", arr);
+	return obj;
+}
+
 /* --- the interface --- */
 
 void
@@ -670,6 +867,25 @@ jobs_set_source(struct jobs *js, const char *source)
 {
 	free(js->source);
 	js->source = xstrdup(source);
+}
+
+static struct job *
+job_new(struct jobs *js, enum job_kind kind)
+{
+	struct job	*job;
+
+	job = xcalloc(1, sizeof *job);
+	job->jobs = js;
+	job->kind = kind;
+	job->id = js->next_id++;
+	job->version = 1;
+	job->state = JOB_QUEUED;
+	js->njobs[JOB_QUEUED]++;
+	LIST_INIT(&job->waiters);
+	now_tv(js, &job->created);
+	TAILQ_INSERT_HEAD(&js->all, job, all);
+	LIST_INSERT_HEAD(&js->buckets[job->id % JOBS_BUCKETS], job, bucket);
+	return job;
 }
 
 int
@@ -681,14 +897,7 @@ jobs_submit(struct jobs *js, const char *const *symbols, unsigned n,
 
 	if (js->pending + n > js->cfg.max_pending_symbols)
 		return -EAGAIN;
-	job = xcalloc(1, sizeof *job);
-	job->jobs = js;
-	job->id = js->next_id++;
-	job->version = 1;
-	job->state = JOB_QUEUED;
-	js->njobs[JOB_QUEUED]++;
-	LIST_INIT(&job->waiters);
-	now_tv(js, &job->created);
+	job = job_new(js, KIND_STOCK);
 	job->nsym = n;
 	job->syms = xcalloc(n, sizeof *job->syms);
 	for (i = 0; i < n; i++) {
@@ -699,8 +908,6 @@ jobs_submit(struct jobs *js, const char *const *symbols, unsigned n,
 	}
 	job->count[SYM_QUEUED] = n;
 	js->pending += n;
-	TAILQ_INSERT_HEAD(&js->all, job, all);
-	LIST_INSERT_HEAD(&js->buckets[job->id % JOBS_BUCKETS], job, bucket);
 	TAILQ_INSERT_TAIL(&js->active, job, active);
 	job->in_active = 1;
 	log_info("job %llu: %u symbols", (unsigned long long)job->id, n);
@@ -731,8 +938,16 @@ jobs_cancel(struct jobs *js, struct job *job)
 		return;
 	job->cancel = 1;
 	if (job->in_active) {		/* nothing more to start */
-		TAILQ_REMOVE(&js->active, job, active);
+		TAILQ_REMOVE(job->kind == KIND_ARMSTRONG ? &js->searching :
+		    &js->active, job, active);
 		job->in_active = 0;
+	}
+	if (job->kind == KIND_ARMSTRONG) {
+		/* Running chunks see the flag within a few microseconds. */
+		atomic_store(&job->search->cancel, 1);
+		log_info("job %llu: cancelled", (unsigned long long)job->id);
+		job_update(job);
+		return;
 	}
 	for (i = 0; i < job->nsym; i++) {
 		sym = &job->syms[i];
@@ -768,6 +983,14 @@ job_json(const struct job *job, int with_symbols)
 	json_t			*obj, *arr, *s, *err;
 	unsigned		 i;
 
+	if (job->kind == KIND_ARMSTRONG)
+		return search_json(job, json_pack("{s:I, s:s, s:s, s:I, s:o, "
+		    "s:o, s:o}", "id", (json_int_t)job->id, "type", "armstrong",
+		    "state", job_state_names[job->state],
+		    "version", (json_int_t)job->version,
+		    "created_at", time_json(&job->created),
+		    "started_at", time_json(&job->started),
+		    "finished_at", time_json(&job->finished)));
 	obj = json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o,"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "id", (json_int_t)job->id, "type", "stock",
@@ -945,7 +1168,8 @@ make_dir(const char *path)
 
 struct jobs *
 jobs_new(struct event_base *base, struct compq *cq, struct pool *fetch,
-    struct pool *convert, const struct jobs_config *cfg, const char **err)
+    struct pool *convert, struct pool *cpu, const struct jobs_config *cfg,
+    const char **err)
 {
 	struct jobs		*js;
 	struct archiver_options	 ao;
@@ -957,12 +1181,16 @@ jobs_new(struct event_base *base, struct compq *cq, struct pool *fetch,
 	js->cq = cq;
 	js->fetch_pool = fetch;
 	js->convert_pool = convert;
+	js->cpu_pool = cpu;
+	/* Two chunks per worker: one running, one ready to go. */
+	js->cpu_slots = 2 * (cfg->cpu_workers > 0 ? cfg->cpu_workers : 1);
 	js->cfg = *cfg;
 	js->next_id = 1;
 	TAILQ_INIT(&js->all);
 	TAILQ_INIT(&js->active);
 	TAILQ_INIT(&js->done);
 	TAILQ_INIT(&js->backlog);
+	TAILQ_INIT(&js->searching);
 	for (i = 0; i < JOBS_BUCKETS; i++)
 		LIST_INIT(&js->buckets[i]);
 	snprintf(js->run, sizeof js->run, "%llx",
@@ -1004,6 +1232,10 @@ jobs_shutdown(struct jobs *js)
 
 	js->stopping = 1;
 	TAILQ_FOREACH(job, &js->all, all) {
+		if (job->kind == KIND_ARMSTRONG) {
+			atomic_store(&job->search->cancel, 1);
+			continue;
+		}
 		for (i = 0; i < job->nsym; i++) {
 			if (job->syms[i].state == SYM_FETCHING)
 				atomic_store(&job->syms[i].fetch->cancel, 1);

@@ -31,6 +31,7 @@ struct jobs_config {
 	unsigned	 fetch_timeout_ms;
 	uint64_t	 max_download;
 	unsigned	 fetch_attempts;
+	unsigned	 cpu_workers;		/* threads of the cpu pool */
 };
 
 struct jobs_stats {
@@ -42,7 +43,7 @@ struct jobs_stats {
 
 /* NULL with *err (a static message) if the data directory is unusable. */
 struct jobs	*jobs_new(struct event_base *, struct compq *,
-		    struct pool *fetch, struct pool *convert,
+		    struct pool *fetch, struct pool *convert, struct pool *cpu,
 		    const struct jobs_config *, const char **err);
 /* The URL template ("...{symbol}..."); set before the first job. */
 void		 jobs_set_source(struct jobs *, const char *);
@@ -54,6 +55,9 @@ int		 jobs_symbol_ok(const char *);
  */
 int		 jobs_submit(struct jobs *, const char *const *symbols,
 		    unsigned n, struct job **);
+/* A search for Armstrong numbers in [from, to) on the cpu pool. */
+int		 jobs_submit_armstrong(struct jobs *, uint64_t from,
+		    uint64_t to, struct job **);
 struct job	*jobs_find(struct jobs *, uint64_t id);
 /* Cancels: queued symbols never start, downloads abort. */
 void		 jobs_cancel(struct jobs *, struct job *);

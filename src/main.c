@@ -117,8 +117,9 @@ jobs_new_from_options(struct app *app, const struct options *opt)
 	cfg.fetch_timeout_ms = opt->fetch_timeout_ms;
 	cfg.max_download = opt->max_download;
 	cfg.fetch_attempts = opt->fetch_attempts;
+	cfg.cpu_workers = opt->cpu_workers;
 	jobs = jobs_new(app->base, app->cq, app->fetch_pool,
-	    app->convert_pool, &cfg, &err);
+	    app->convert_pool, app->cpu_pool, &cfg, &err);
 	if (jobs == NULL)
 		log_error("data directory %s: %s", opt->data_dir, err);
 	return jobs;
