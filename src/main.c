@@ -197,8 +197,9 @@ main(int argc, char **argv)
 	    opt.queue_depth, app.cq);
 	app.convert_pool = pool_new("convert", opt.convert_workers,
 	    opt.queue_depth, app.cq);
-	app.cpu_pool = pool_new("cpu", opt.cpu_workers, opt.queue_depth,
-	    app.cq);
+	/* Searches keep every core busy for seconds: behind the loop. */
+	app.cpu_pool = pool_new_niced("cpu", opt.cpu_workers, opt.queue_depth,
+	    app.cq, 10);
 
 	if ((app.jobs = jobs_new_from_options(&app, &opt)) == NULL) {
 		status = 1;

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <sys/queue.h>
 
 #include "compq.h"
@@ -49,6 +51,7 @@ struct pool {
 	uint64_t		 canceled;
 	uint64_t		 rejected;
 	unsigned		 nthreads;
+	int			 nice;
 	pthread_t		*threads;
 };
 
@@ -71,6 +74,11 @@ pool_worker(void *arg)
 	/* Signals are loop events; keep them away from workers. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Linux sets niceness per thread: the loop stays ahead of us. */
+	if (pool->nice != 0 &&
+	    setpriority(PRIO_PROCESS, (id_t)gettid(), pool->nice) != 0)
+		log_debug("pool %s: setpriority: %s", pool->name,
+		    strerror(errno));
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
@@ -99,6 +107,13 @@ struct pool *
 pool_new(const char *name, unsigned nthreads, unsigned depth,
     struct compq *cq)
 {
+	return pool_new_niced(name, nthreads, depth, cq, 0);
+}
+
+struct pool *
+pool_new_niced(const char *name, unsigned nthreads, unsigned depth,
+    struct compq *cq, int nice)
+{
 	struct pool	*pool;
 	char		 tname[32];
 	unsigned	 i;
@@ -112,6 +127,7 @@ pool_new(const char *name, unsigned nthreads, unsigned depth,
 	pool->cq = cq;
 	pool->depth = depth;
 	pool->next_id = 1;
+	pool->nice = nice;
 	TAILQ_INIT(&pool->queue);
 	if (pthread_mutex_init(&pool->lock, NULL) != 0 ||
 	    pthread_cond_init(&pool->wake, NULL) != 0)

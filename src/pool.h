@@ -29,6 +29,9 @@ struct pool_stats {
 
 struct pool	*pool_new(const char *name, unsigned threads, unsigned depth,
 		    struct compq *);
+/* The same, its threads at a niceness above the loop's (long CPU work). */
+struct pool	*pool_new_niced(const char *name, unsigned threads,
+		    unsigned depth, struct compq *, int nice);
 /* 0 and *id set; -EAGAIN when the queue is full; -ESHUTDOWN after shutdown. */
 int		 pool_submit(struct pool *, pool_work_fn *, pool_done_fn *,
 		    void *arg, uint64_t *id);
