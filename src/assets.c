@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "assets.h"
+#include "hash.h"
 #include "http.h"
 #include "reply.h"
 #include "router.h"
@@ -58,19 +59,6 @@ assets_content_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* FNV-1a, 64 bits: enough to tell two builds of a file apart. */
-static uint64_t
-fnv1a(const unsigned char *p, size_t len)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	while (len-- > 0) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* Does an If-None-Match value name this ETag (or "*")? */
 static int
 etag_matches(const char *header, const char *etag)
@@ -109,7 +97,7 @@ assets_register(struct router *r)
 		ar->asset = &assets_table[i];
 		ar->type = assets_content_type(ar->asset->path);
 		snprintf(ar->etag, sizeof ar->etag, "\"%016llx\"",
-		    (unsigned long long)fnv1a(ar->asset->data,
+		    (unsigned long long)hash_bytes(ar->asset->data,
 		    ar->asset->len));
 		router_add(r, HTTP_GET, ar->asset->path, assets_serve, ar);
 		if (strcmp(ar->asset->path, "/index.html") == 0)

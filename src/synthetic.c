@@ -18,23 +18,12 @@
 
 #include <event2/buffer.h>
 
+#include "hash.h"
 #include "http.h"
 #include "jobs.h"
 #include "reply.h"
 #include "router.h"
 #include "synthetic.h"
-
-static uint64_t
-seed_of(const char *s)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	while (*s != '\0') {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h | 1;
-}
 
 /* xorshift64*: small, fast, and the same everywhere. */
 static uint64_t
@@ -90,7 +79,7 @@ synthetic_csv(struct evbuffer *out, const char *symbol, unsigned rows)
 {
 	static const char header[] =
 	    "Date,Open,High,Low,Close,Adj Close,Volume\n";
-	uint64_t	state = seed_of(symbol);
+	uint64_t	state = hash_string(symbol) | 1;	/* never 0 */
 	struct tm	tm;
 	time_t		day;
 	int64_t		close, open, high, low;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "log.h"
 #include "xmlname.h"
 #include "xmalloc.h"
@@ -110,23 +111,11 @@ struct nameset {
 	size_t		  size;
 };
 
-static uint64_t
-name_hash(const char *s)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	while (*s != '\0') {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* Adds s unless present; returns 1 if added. */
 static int
 nameset_add(struct nameset *set, const char *s)
 {
-	size_t	i = (size_t)name_hash(s) & (set->size - 1);
+	size_t	i = (size_t)hash_string(s) & (set->size - 1);
 
 	while (set->slots[i] != NULL) {
 		if (strcmp(set->slots[i], s) == 0)
