@@ -509,6 +509,15 @@ struct read_task {
 };
 
 static void
+read_task_free(struct read_task *t)
+{
+	evbuffer_free(t->data);
+	free(t->archive);
+	free(t->entry);
+	free(t);
+}
+
+static void
 read_gone(struct http_request *req, void *arg)
 {
 	struct read_task	*t = arg;
@@ -567,10 +576,7 @@ read_done(void *arg, enum pool_status status)
 		else
 			reply_problem(t->req, 503, "shutting down");
 	}
-	evbuffer_free(t->data);
-	free(t->archive);
-	free(t->entry);
-	free(t);
+	read_task_free(t);
 }
 
 static int
@@ -637,10 +643,7 @@ api_file(struct http_request *req, const struct route_params *params,
 	if (pool_submit(api->io, read_work, read_done, t, NULL) != 0) {
 		http_reply_header(req, "Retry-After", "1");
 		reply_problem(req, 503, "too busy to read archives now");
-		evbuffer_free(t->data);
-		free(t->archive);
-		free(t->entry);
-		free(t);
+		read_task_free(t);
 		return;
 	}
 	http_request_set_close_cb(req, read_gone, t);
@@ -676,6 +679,16 @@ struct list_task {
 	long long		*entries;	/* -2: known from the cache */
 	long long		*bytes;
 };
+
+static void
+list_task_free(struct list_task *t)
+{
+	archiver_list_free(t->names, t->count);
+	free(t->entries);
+	free(t->bytes);
+	free(t->dir);
+	free(t);
+}
 
 static void
 list_gone(struct http_request *req, void *arg)
@@ -754,11 +767,7 @@ list_done(void *arg, enum pool_status status)
 		}
 	} else
 		json_decref(arr);
-	archiver_list_free(t->names, t->count);
-	free(t->entries);
-	free(t->bytes);
-	free(t->dir);
-	free(t);
+	list_task_free(t);
 }
 
 static void
@@ -789,11 +798,7 @@ api_archives(struct http_request *req, const struct route_params *params,
 	if (pool_submit(api->io, list_work, list_done, t, NULL) != 0) {
 		http_reply_header(req, "Retry-After", "1");
 		reply_problem(req, 503, "too busy to list archives now");
-		archiver_list_free(t->names, t->count);
-		free(t->entries);
-		free(t->bytes);
-		free(t->dir);
-		free(t);
+		list_task_free(t);
 		return;
 	}
 	http_request_set_close_cb(req, list_gone, t);
