@@ -15,6 +15,9 @@
  * holds the symbols' small records and little else however many are
  * waiting. When nothing is downloading or converting, the archiver is
  * flushed, so a finished job never waits for a batch to fill.
+ *
+ * The table of jobs (ids, listing, waiters, expiry) serves every kind;
+ * Armstrong searches run in jobs_search.c over the same records.
  */
 #include "config.h"
 
@@ -33,21 +36,14 @@
 #include <event2/event.h>
 
 #include "archiver.h"
-#include "armstrong.h"
 #include "compq.h"
 #include "csv2xml.h"
 #include "fetch.h"
 #include "jobs.h"
+#include "jobs_int.h"
 #include "log.h"
 #include "pool.h"
 #include "xmalloc.h"
-
-#define JOBS_BUCKETS	1024
-
-enum sym_state {
-	SYM_QUEUED, SYM_FETCHING, SYM_CONVERTING, SYM_ARCHIVING,
-	SYM_SUCCEEDED, SYM_FAILED, SYM_CANCELED, SYM_NSTATES
-};
 
 static const char *const sym_state_names[SYM_NSTATES] = {
 	"queued", "fetching", "converting", "archiving", "succeeded",
@@ -57,148 +53,18 @@ static const char *const job_state_names[JOB_NSTATES] = {
 	"queued", "running", "succeeded", "failed", "canceled"
 };
 
-struct fetch_task;
-struct convert_task;
-
-enum job_kind { KIND_STOCK, KIND_ARMSTRONG };
-
-/* An Armstrong search: chunks run on the cpu pool, results gathered. */
-struct search {
-	uint64_t		 from, to;
-	struct armstrong_chunk	*chunks;
-	size_t			 nchunks;
-	size_t			 next;		/* first chunk not started */
-	unsigned		 running;
-	uint64_t		 examined;	/* numbers settled */
-	uint64_t		*found;		/* sorted */
-	size_t			 nfound;
-	atomic_int		 cancel;	/* read by the chunks */
-};
-
-struct chunk_task {
-	struct job		*job;
-	const struct armstrong_chunk *chunk;
-	uint64_t		*found;
-	size_t			 nfound, cap;
-};
-
-struct symbol {
-	struct job		*job;
-	char			 name[33];
-	enum sym_state		 state;
-	unsigned		 attempts;
-	int			 http_status;
-	uint64_t		 bytes;
-	uint64_t		 rows;
-	char			*archive;
-	char			*entry;
-	char			*err_code;
-	char			*err_msg;
-	struct fetch_task	*fetch;		/* while fetching */
-	struct convert_task	*convert;	/* while converting */
-	char			*parked;	/* downloaded CSV waiting for */
-	TAILQ_ENTRY(symbol)	 backlog;	/* room in the convert pool */
-};
-
-struct job_waiter {
-	LIST_ENTRY(job_waiter)	 entry;
-	struct job		*job;
-	job_change_fn		*fn;
-	void			*arg;
-};
-
-struct job {
-	TAILQ_ENTRY(job)	 all;		/* newest first */
-	TAILQ_ENTRY(job)	 active;	/* has queued symbols */
-	TAILQ_ENTRY(job)	 done;		/* finished, oldest first */
-	LIST_ENTRY(job)		 bucket;
-	LIST_HEAD(, job_waiter)	 waiters;
-	struct jobs		*jobs;
-	enum job_kind		 kind;
-	struct search		*search;	/* KIND_ARMSTRONG */
-	uint64_t		 id;
-	uint64_t		 version;
-	enum job_state		 state;
-	int			 cancel;
-	int			 in_active;
-	struct timeval		 created, started, finished;
-	unsigned		 nsym;
-	struct symbol		*syms;
-	unsigned		 next;		/* first possibly queued symbol */
-	unsigned		 count[SYM_NSTATES];
-	char			*idem_key;
-	char			*idem_request;
-};
-
-struct fetch_task {
-	struct symbol		*sym;		/* NULL once abandoned */
-	struct jobs		*jobs;
-	uint64_t		 pool_id;
-	atomic_int		 cancel;
-	struct fetch_request	 req;
-	struct fetch_result	 res;
-	char			*url;
-	char			*csv;
-};
-
-struct convert_task {
-	struct symbol		*sym;
-	struct jobs		*jobs;
-	uint64_t		 pool_id;
-	char			*csv;
-	char			*xml;
-	int			 rv;
-	struct csv2xml_stats	 st;
-	char			 err[256];
-};
-
-TAILQ_HEAD(job_list, job);
-
-struct jobs {
-	struct event_base	*base;
-	struct compq		*cq;
-	struct pool		*fetch_pool;
-	struct pool		*convert_pool;
-	struct pool		*cpu_pool;
-	unsigned		 cpu_slots;	/* chunks in flight at most */
-	unsigned		 cpu_running;
-	struct job_list		 searching;	/* searches with chunks left */
-	struct archiver		*archiver;
-	struct jobs_config	 cfg;
-	char			*source;
-	char			*csv_dir, *xml_dir, *archive_dir;
-	char			 run[24];	/* names this run's work files */
-
-	struct job_list		 all;
-	struct job_list		 active;
-	struct job_list		 done;
-	LIST_HEAD(, job)	 buckets[JOBS_BUCKETS];
-	TAILQ_HEAD(, symbol)	 backlog;
-	uint64_t		 next_id;
-	unsigned		 pending;	/* symbols not finished */
-	unsigned		 njobs[JOB_NSTATES];
-	unsigned		 fetching, converting, archiving;
-	unsigned		 unflushed;
-	uint64_t		 succeeded, failed;
-	int			 stopping;
-	struct event		*expiry;
-};
-
-static void	jobs_dispatch(struct jobs *);
-static void	search_dispatch(struct jobs *);
-static struct job *job_new(struct jobs *, enum job_kind);
 static void	symbol_set(struct symbol *, enum sym_state);
 
 /* --- small things --- */
 
-static void
-now_tv(struct jobs *js, struct timeval *tv)
+void
+jobs_now(struct jobs *js, struct timeval *tv)
 {
 	event_base_gettimeofday_cached(js->base, tv);
 }
 
-static json_t *
-time_json(const struct timeval *tv)
+json_t *
+jobs_time_json(const struct timeval *tv)
 {
 	struct tm	tm;
 	char		buf[40];
@@ -356,7 +222,7 @@ job_free(struct job *job)
 	free(job);
 }
 
-static void
+void
 job_set_state(struct job *job, enum job_state st)
 {
 	struct jobs	*js = job->jobs;
@@ -373,7 +239,7 @@ jobs_expire(struct jobs *js)
 	struct job	*job;
 	struct timeval	 now;
 
-	now_tv(js, &now);
+	jobs_now(js, &now);
 	while ((job = TAILQ_FIRST(&js->done)) != NULL) {
 		if (js->njobs[JOB_SUCCEEDED] + js->njobs[JOB_FAILED] +
 		    js->njobs[JOB_CANCELED] <= js->cfg.max_jobs &&
@@ -406,7 +272,7 @@ job_settled(const struct job *job)
 }
 
 /* After a change: is the job over? */
-static void
+void
 job_update(struct job *job)
 {
 	struct jobs	*js = job->jobs;
@@ -420,7 +286,7 @@ job_update(struct job *job)
 		else
 			st = JOB_SUCCEEDED;
 		job_set_state(job, st);
-		now_tv(js, &job->finished);
+		jobs_now(js, &job->finished);
 		if (job->kind == KIND_ARMSTRONG)
 			js->pending--;		/* a search counts as one */
 		TAILQ_INSERT_TAIL(&js->done, job, done);
@@ -464,7 +330,7 @@ symbol_set(struct symbol *sym, enum sym_state st)
 	sym->state = st;
 	if (st == SYM_FETCHING && job->state == JOB_QUEUED) {
 		job_set_state(job, JOB_RUNNING);
-		now_tv(js, &job->started);
+		jobs_now(js, &job->started);
 	}
 }
 
@@ -679,7 +545,7 @@ fetch_start(struct jobs *js, struct symbol *sym)
 }
 
 /* Moves parked conversions, then downloads, into their pools. */
-static void
+void
 jobs_dispatch(struct jobs *js)
 {
 	struct symbol	*sym;
@@ -687,7 +553,7 @@ jobs_dispatch(struct jobs *js)
 
 	if (js->stopping)
 		return;
-	search_dispatch(js);
+	jobs_search_dispatch(js);
 	while ((sym = TAILQ_FIRST(&js->backlog)) != NULL) {
 		if (convert_start(js, sym, sym->parked) != 0)
 			break;
@@ -714,152 +580,6 @@ jobs_dispatch(struct jobs *js)
 	}
 }
 
-/* --- Armstrong searches --- */
-
-static void
-chunk_found(uint64_t x, void *arg)
-{
-	struct chunk_task	*t = arg;
-
-	if (t->nfound == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 8;
-		t->found = xreallocarray(t->found, t->cap, sizeof *t->found);
-	}
-	t->found[t->nfound++] = x;
-}
-
-static void
-chunk_work(void *arg)
-{
-	struct chunk_task	*t = arg;
-
-	armstrong_run(t->chunk, &t->job->search->cancel, chunk_found, t);
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void
-chunk_done(void *arg, enum pool_status status)
-{
-	struct chunk_task	*t = arg;
-	struct job		*job = t->job;
-	struct search		*se = job->search;
-	struct jobs		*js = job->jobs;
-
-	se->running--;
-	js->cpu_running--;
-	if (status == POOL_DONE && !job->cancel) {
-		se->examined += t->chunk->covers;
-		if (t->nfound > 0) {
-			se->found = xreallocarray(se->found, se->nfound +
-			    t->nfound + 1, sizeof *se->found);
-			memcpy(se->found + se->nfound, t->found,
-			    t->nfound * sizeof *t->found);
-			se->nfound += t->nfound;
-			qsort(se->found, se->nfound, sizeof *se->found,
-			    cmp_u64);
-		}
-	}
-	free(t->found);
-	free(t);
-	job_update(job);
-	jobs_dispatch(js);
-}
-
-/* Starts chunks while the cpu pool has room, round robin over searches. */
-static void
-search_dispatch(struct jobs *js)
-{
-	struct chunk_task	*t;
-	struct search		*se;
-	struct job		*job;
-
-	while (js->cpu_running < js->cpu_slots &&
-	    (job = TAILQ_FIRST(&js->searching)) != NULL) {
-		se = job->search;
-		TAILQ_REMOVE(&js->searching, job, active);
-		if (se->next == se->nchunks || job->cancel) {
-			job->in_active = 0;
-			continue;
-		}
-		t = xcalloc(1, sizeof *t);
-		t->job = job;
-		t->chunk = &se->chunks[se->next];
-		if (pool_submit(js->cpu_pool, chunk_work, chunk_done, t,
-		    NULL) != 0) {
-			free(t);
-			TAILQ_INSERT_HEAD(&js->searching, job, active);
-			break;
-		}
-		se->next++;
-		se->running++;
-		js->cpu_running++;
-		if (job->state == JOB_QUEUED) {
-			job_set_state(job, JOB_RUNNING);
-			now_tv(js, &job->started);
-		}
-		TAILQ_INSERT_TAIL(&js->searching, job, active);
-	}
-}
-
-int
-jobs_submit_armstrong(struct jobs *js, uint64_t from, uint64_t to,
-    struct job **out)
-{
-	struct job	*job;
-	struct search	*se;
-
-	if (js->pending + 1 > js->cfg.max_pending_symbols)
-		return -EAGAIN;
-	job = job_new(js, KIND_ARMSTRONG);
-	se = job->search = xcalloc(1, sizeof *se);
-	se->from = from;
-	se->to = to;
-	atomic_init(&se->cancel, 0);
-	se->nchunks = armstrong_plan(from, to, js->cfg.cpu_workers,
-	    &se->chunks);
-	js->pending++;
-	TAILQ_INSERT_TAIL(&js->searching, job, active);
-	job->in_active = 1;
-	log_info("job %llu: Armstrong numbers in [%llu, %llu), %zu chunks "
-	    "by %s", (unsigned long long)job->id, (unsigned long long)from,
-	    (unsigned long long)to, se->nchunks,
-	    se->chunks[0].method == ARMSTRONG_SCAN ? "scan" : "multisets");
-	jobs_dispatch(js);
-	*out = job;
-	return 0;
-}
-
-static json_t *
-search_json(const struct job *job, json_t *obj)
-{
-	const struct search	*se = job->search;
-	json_t			*arr;
-	size_t			 i;
-
-	arr = json_array();
-	for (i = 0; i < se->nfound; i++)
-		json_array_append_new(arr, json_integer((json_int_t)
-		    se->found[i]));
-	json_object_set_new(obj, "from", json_integer((json_int_t)se->from));
-	json_object_set_new(obj, "to", json_integer((json_int_t)se->to));
-	json_object_set_new(obj, "method", json_string(
-	    se->chunks[0].method == ARMSTRONG_SCAN ? "scan" : "multisets"));
-	json_object_set_new(obj, "progress", json_pack("{s:I, s:I, s:I, s:I}",
-	    "total", (json_int_t)(se->to - se->from),
-	    "examined", (json_int_t)se->examined,
-	    "chunks", (json_int_t)se->nchunks,
-	    "chunks_done", (json_int_t)(se->next - se->running)));
-	json_object_set_new(obj, "result", arr);
-	return obj;
-}
-
 /* --- the interface --- */
 
 void
@@ -869,7 +589,7 @@ jobs_set_source(struct jobs *js, const char *source)
 	js->source = xstrdup(source);
 }
 
-static struct job *
+struct job *
 job_new(struct jobs *js, enum job_kind kind)
 {
 	struct job	*job;
@@ -882,7 +602,7 @@ job_new(struct jobs *js, enum job_kind kind)
 	job->state = JOB_QUEUED;
 	js->njobs[JOB_QUEUED]++;
 	LIST_INIT(&job->waiters);
-	now_tv(js, &job->created);
+	jobs_now(js, &job->created);
 	TAILQ_INSERT_HEAD(&js->all, job, all);
 	LIST_INSERT_HEAD(&js->buckets[job->id % JOBS_BUCKETS], job, bucket);
 	return job;
@@ -984,21 +704,21 @@ job_json(const struct job *job, int with_symbols)
 	unsigned		 i;
 
 	if (job->kind == KIND_ARMSTRONG)
-		return search_json(job, json_pack("{s:I, s:s, s:s, s:I, s:o, "
+		return jobs_search_json(job, json_pack("{s:I, s:s, s:s, s:I, s:o, "
 		    "s:o, s:o}", "id", (json_int_t)job->id, "type", "armstrong",
 		    "state", job_state_names[job->state],
 		    "version", (json_int_t)job->version,
-		    "created_at", time_json(&job->created),
-		    "started_at", time_json(&job->started),
-		    "finished_at", time_json(&job->finished)));
+		    "created_at", jobs_time_json(&job->created),
+		    "started_at", jobs_time_json(&job->started),
+		    "finished_at", jobs_time_json(&job->finished)));
 	obj = json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o,"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "id", (json_int_t)job->id, "type", "stock",
 	    "state", job_state_names[job->state],
 	    "version", (json_int_t)job->version,
-	    "created_at", time_json(&job->created),
-	    "started_at", time_json(&job->started),
-	    "finished_at", time_json(&job->finished),
+	    "created_at", jobs_time_json(&job->created),
+	    "started_at", jobs_time_json(&job->started),
+	    "finished_at", jobs_time_json(&job->finished),
 	    "progress",
 		"total", (json_int_t)job->nsym,
 		"queued", (json_int_t)job->count[SYM_QUEUED],
