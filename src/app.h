@@ -6,6 +6,7 @@
 
 struct api_jobs;
 struct assets;
+struct camera;
 struct compq;
 struct event_base;
 struct http_server;
@@ -25,6 +26,7 @@ struct app {
 	struct assets		*assets;
 	struct jobs		*jobs;
 	struct api_jobs		*api_jobs;
+	struct camera		*camera;
 	struct http_server	*http;
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 };

@@ -63,6 +63,7 @@ enum conn_state {
 	CONN_BODY,
 	CONN_HANDLING,
 	CONN_WRITING,
+	CONN_STREAMING,		/* a handler writes a reply of open length */
 	CONN_LINGER,
 };
 
@@ -83,6 +84,8 @@ struct http_request {
 	struct evbuffer		*out_headers;
 	http_close_fn		*close_cb;
 	void			*close_arg;
+	http_drain_fn		*drain_cb;	/* streaming: output drained */
+	void			*drain_arg;
 	struct timespec		 started;
 	char			 peer[INET6_ADDRSTRLEN + 8];
 };
@@ -413,6 +416,81 @@ http_reply(struct http_request *req, int status, const char *content_type,
 	evbuffer_free(buf);
 }
 
+/* --- streamed replies --- */
+
+int
+http_stream_start(struct http_request *req, int status,
+    const char *content_type)
+{
+	struct http_conn	*conn = req->conn;
+	struct http_server	*srv = req->srv;
+	struct evbuffer		*out;
+
+	srv->stats.requests++;
+	srv->stats.by_class[status / 100]++;
+	request_log(req, status, 0);
+	if (conn == NULL)
+		return -1;
+	out = bufferevent_get_output(conn->bev);
+	/* No length: the body ends when the connection does. */
+	conn->close_after = 1;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "Content-Type: %s\r\nConnection: close\r\n", status,
+	    http_status_text(status), http_date(srv), content_type);
+	evbuffer_add_buffer(out, req->out_headers);
+	evbuffer_add(out, "\r\n", 2);
+	conn->state = CONN_STREAMING;
+	bufferevent_enable(conn->bev, EV_WRITE);
+	return 0;
+}
+
+void
+http_stream_write(struct http_request *req, const void *data, size_t len)
+{
+	if (req->conn != NULL)
+		bufferevent_write(req->conn->bev, data, len);
+}
+
+int
+http_stream_write_ref(struct http_request *req, const void *data,
+    size_t len, void (*cleanup)(const void *, size_t, void *), void *arg)
+{
+	if (req->conn == NULL)
+		return -1;
+	return evbuffer_add_reference(bufferevent_get_output(req->conn->bev),
+	    data, len, cleanup, arg);
+}
+
+size_t
+http_stream_pending(const struct http_request *req)
+{
+	if (req->conn == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(req->conn->bev));
+}
+
+void
+http_stream_set_drain_cb(struct http_request *req, http_drain_fn *cb,
+    void *arg)
+{
+	req->drain_cb = cb;
+	req->drain_arg = arg;
+}
+
+void
+http_stream_end(struct http_request *req)
+{
+	struct http_conn	*conn = req->conn;
+
+	if (conn != NULL) {
+		conn->req = NULL;
+		conn->state = CONN_WRITING;	/* drain, then close */
+		if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+			conn_write_cb(conn->bev, conn);
+	}
+	request_free(req);
+}
+
 /* --- connections --- */
 
 static void
@@ -641,6 +719,7 @@ conn_process(struct http_conn *conn)
 		break;
 	case CONN_HANDLING:
 	case CONN_WRITING:
+	case CONN_STREAMING:
 		break;		/* pipelined input waits its turn */
 	}
 }
@@ -669,7 +748,13 @@ static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn	*conn = arg;
+	struct http_request	*req = conn->req;
 
+	if (conn->state == CONN_STREAMING) {
+		if (req->drain_cb != NULL)
+			req->drain_cb(req, req->drain_arg);
+		return;
+	}
 	if (conn->state != CONN_WRITING)
 		return;
 	if (conn->close_after) {
@@ -724,7 +809,8 @@ conn_free(struct http_conn *conn)
 
 	if (req != NULL) {
 		req->conn = NULL;
-		if (conn->state == CONN_HANDLING) {
+		if (conn->state == CONN_HANDLING ||
+		    conn->state == CONN_STREAMING) {
 			/* The handler still owns it: tell it, or orphan it. */
 			if (req->close_cb != NULL) {
 				req->close_cb(req, req->close_arg);

@@ -41,6 +41,7 @@ struct http_stats {
 /* Called on the loop thread for every complete, well-formed request. */
 typedef void	http_handler_fn(struct http_request *, void *arg);
 typedef void	http_close_fn(struct http_request *, void *arg);
+typedef void	http_drain_fn(struct http_request *, void *arg);
 
 struct http_server *http_server_new(struct event_base *,
 		    const struct http_limits *, http_handler_fn *, void *arg);
@@ -78,6 +79,24 @@ void		 http_reply(struct http_request *, int status,
 /* Same, moving the contents out of `body`. */
 void		 http_reply_buffer(struct http_request *, int status,
 		    const char *content_type, struct evbuffer *body);
+
+/*
+ * A reply of open length (a live stream): headers now, then writes as
+ * they come; the connection closes at the end. The close callback tells
+ * the handler the client left (the write timeout drops one that stops
+ * reading); the drain callback, that everything written has been sent.
+ */
+int		 http_stream_start(struct http_request *, int status,
+		    const char *content_type);
+void		 http_stream_write(struct http_request *, const void *, size_t);
+/* Without copying: cleanup runs (on the loop) once the bytes are sent. */
+int		 http_stream_write_ref(struct http_request *, const void *,
+		    size_t, void (*cleanup)(const void *, size_t, void *),
+		    void *arg);
+size_t		 http_stream_pending(const struct http_request *);
+void		 http_stream_set_drain_cb(struct http_request *,
+		    http_drain_fn *, void *);
+void		 http_stream_end(struct http_request *);
 
 const char	*http_status_text(int);
 

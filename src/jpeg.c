@@ -49,6 +49,11 @@ jpeg_encode_420(struct jpeg *j, const unsigned char *y, const unsigned char *u,
 	unsigned char		*out = NULL;
 	unsigned long		 size = 0;
 
+	/* TurboJPEG reads 4:2:0 luma in pairs of rows and columns. */
+	if (width % 2 != 0 || height % 2 != 0) {
+		*err = "width and height must be even for 4:2:0";
+		return NULL;
+	}
 	strides[0] = (int)width;
 	strides[1] = strides[2] = (int)((width + 1) / 2);
 	if (tjCompressFromYUVPlanes(j->tj, planes, (int)width, strides,

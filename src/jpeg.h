@@ -10,7 +10,7 @@ struct jpeg;
 struct jpeg	*jpeg_new(void);
 void		 jpeg_free(struct jpeg *);
 /*
- * Encodes 4:2:0 planes at quality 1..100. Returns a malloc'd JPEG (free
+ * Encodes 4:2:0 planes (even width and height) at quality 1..100. Returns a malloc'd JPEG (free
  * with jpeg_data_free) and its size in *len, or NULL with a message.
  */
 unsigned char	*jpeg_encode_420(struct jpeg *, const unsigned char *y,

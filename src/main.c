@@ -24,6 +24,7 @@
 #include "api_jobs.h"
 #include "app.h"
 #include "assets.h"
+#include "camera.h"
 #include "cmd_csv2xml.h"
 #include "compq.h"
 #include "fetch.h"
@@ -155,6 +156,7 @@ main(int argc, char **argv)
 	struct options	 opt;
 	struct app	 app;
 	struct event	*sigint, *sigterm;
+	struct camera_config camcfg;
 	const char	*why;
 	int		 port, status = 0;
 
@@ -211,6 +213,15 @@ main(int argc, char **argv)
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
 	    app.fetch_pool, opt.max_symbols);
 	synthetic_register(app.router);
+	camcfg.source = opt.camera;
+	camcfg.quality = (int)opt.jpeg_quality;
+	camcfg.max_viewers = opt.max_viewers;
+	if ((app.camera = camera_new(app.base, &camcfg, &why)) == NULL) {
+		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera, why);
+		status = 2;
+		goto out;
+	}
+	camera_register(app.camera, app.router);
 	app.assets = assets_register(app.router);
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
@@ -238,6 +249,7 @@ main(int argc, char **argv)
 out:
 	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
+	camera_free(app.camera);	/* viewers are gone with their conns */
 	if (app.jobs != NULL)
 		jobs_shutdown(app.jobs);
 	pool_shutdown(app.cpu_pool);

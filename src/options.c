@@ -34,7 +34,8 @@ enum {
 	O_LISTEN, O_DATA_DIR, O_FETCH, O_CONVERT, O_CPU, O_QUEUE, O_MAXCONN,
 	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL,
 	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
-	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_COUNT
+	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_CAMERA, O_QUALITY,
+	O_VIEWERS, O_COUNT
 };
 
 static const struct optdef opts[O_COUNT] = {
@@ -97,6 +98,12 @@ static const struct optdef opts[O_COUNT] = {
 	[O_PERHOST] = { "per-host-connections", "STOCKCAM_PER_HOST_CONNECTIONS",
 	    OPT_UINT, 1, 256, "N",
 	    "downloads from the source at once (6; at most --fetch-workers)" },
+	[O_CAMERA] = { "camera", "STOCKCAM_CAMERA", OPT_STRING, 0, 0,
+	    "SOURCE", "testpattern[:WxH[@FPS]] (testpattern:640x480@30)" },
+	[O_QUALITY] = { "jpeg-quality", "STOCKCAM_JPEG_QUALITY", OPT_UINT, 1,
+	    100, "N", "camera JPEG quality (40)" },
+	[O_VIEWERS] = { "max-viewers", "STOCKCAM_MAX_VIEWERS", OPT_UINT, 1,
+	    100000, "N", "camera streams at once; more get 503 (100)" },
 };
 
 static void
@@ -219,6 +226,9 @@ options_set(struct options *opt, int which, const char *value,
 		if (which == O_SOURCE) {
 			free(opt->source_url);
 			opt->source_url = xstrdup(value);
+		} else if (which == O_CAMERA) {
+			free(opt->camera);
+			opt->camera = xstrdup(value);
 		} else {
 			free(opt->data_dir);
 			opt->data_dir = xstrdup(value);
@@ -247,6 +257,8 @@ options_set(struct options *opt, int which, const char *value,
 	case O_MAXDL:	opt->max_download = (unsigned)n; break;
 	case O_ATTEMPTS: opt->fetch_attempts = (unsigned)n; break;
 	case O_PERHOST:	opt->per_host = (unsigned)n; break;
+	case O_QUALITY:	opt->jpeg_quality = (unsigned)n; break;
+	case O_VIEWERS:	opt->max_viewers = (unsigned)n; break;
 	}
 	return 0;
 }
@@ -282,6 +294,9 @@ options_defaults(struct options *opt)
 	opt->max_download = 64 << 20;
 	opt->fetch_attempts = 4;
 	opt->per_host = 6;
+	opt->camera = xstrdup("testpattern");
+	opt->jpeg_quality = 40;
+	opt->max_viewers = 100;
 }
 
 enum options_result
@@ -345,4 +360,5 @@ options_free(struct options *opt)
 	free(opt->listen_host);
 	free(opt->data_dir);
 	free(opt->source_url);
+	free(opt->camera);
 }

@@ -24,6 +24,9 @@ struct options {
 	unsigned	 max_download;
 	unsigned	 fetch_attempts;
 	unsigned	 per_host;
+	char		*camera;
+	unsigned	 jpeg_quality;
+	unsigned	 max_viewers;
 	struct http_limits http;
 	enum log_level	 log_level;
 };

@@ -114,6 +114,7 @@ testpattern_draw(unsigned char *y, unsigned char *u, unsigned char *v,
 	struct geometry	 g;
 	struct tm	 tm;
 	unsigned	 cw = (width + 1) / 2, ch = (height + 1) / 2, x, r, bar;
+	unsigned	 row, thick;
 	uint64_t	 hms;
 	time_t		 t = now->tv_sec;
 
@@ -131,8 +132,10 @@ testpattern_draw(unsigned char *y, unsigned char *u, unsigned char *v,
 		}
 	}
 	/* A sweeping line, a full turn every 4 seconds at 30 fps. */
-	fill(y, width, 0, (unsigned)((seq * 4) % height), width,
-	    height / 60 + 1, 235);
+	row = (unsigned)((seq * 4) % height);
+	thick = height / 60 + 1;
+	fill(y, width, 0, row, width, thick < height - row ? thick :
+	    height - row, 235);
 
 	counter_geometry(width, height, &g);
 	if (g.dw < 6 || g.dh < 8)

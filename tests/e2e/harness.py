@@ -1042,3 +1042,19 @@ def stop_clean(t, srv, name, timeout=10.0):
     t.ok(not bad, "%s: server stderr has no ERROR / sanitizer lines" % name,
          "\n".join(bad[:30]))
     return rc
+
+
+def rss_skip_reason():
+    """Why peak RSS cannot be judged for this binary (None if it can)."""
+    if WRAPPER:
+        return "run under a wrapper (%s)" % " ".join(WRAPPER[:1])
+    try:
+        with open(STOCKCAM_BIN, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return "cannot read the binary: %s" % e
+    for sym, what in ((b"__asan_init", "AddressSanitizer"), (b"__tsan_init", "ThreadSanitizer"),
+                      (b"__msan_init", "MemorySanitizer")):
+        if sym in data:
+            return "binary built with %s" % what
+    return None

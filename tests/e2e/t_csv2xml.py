@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (TAP, check_binary, start_watchdog, scaled, command_prefix,  # noqa: E402
+from harness import (rss_skip_reason, TAP, check_binary, start_watchdog, scaled, command_prefix,  # noqa: E402
                      server_env, WRAPPER, STOCKCAM_BIN)
 
 sys.dont_write_bytecode = True          # do not leave bench/__pycache__ behind
@@ -231,22 +231,6 @@ def _wait(p, child, timeout):
             p.kill()
             p.wait()
         return True
-
-
-def rss_skip_reason():
-    """Why peak RSS cannot be judged for this binary (None if it can)."""
-    if WRAPPER:
-        return "run under a wrapper (%s)" % " ".join(WRAPPER[:1])
-    try:
-        with open(STOCKCAM_BIN, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return "cannot read the binary: %s" % e
-    for sym, what in ((b"__asan_init", "AddressSanitizer"), (b"__tsan_init", "ThreadSanitizer"),
-                      (b"__msan_init", "MemorySanitizer")):
-        if sym in data:
-            return "binary built with %s" % what
-    return None
 
 
 RSS_SKIP = None

@@ -61,14 +61,15 @@ int
 main(void)
 {
 	static const unsigned sizes[][2] = { { 640, 480 }, { 1280, 720 },
-					     { 321, 241 } };
+					     { 322, 242 } };
 	struct timespec	 now = { 1764000000, 0 };
 	struct planes	 p;
 	struct jpeg	*j = jpeg_new();
 	unsigned char	*jpg, *gray, *first;
 	const char	*err = NULL;
 	size_t		 len, i;
-	uint64_t	 seqs[] = { 0, 1, 7, 1234567, 9999999999ULL };
+	/* 119: the sweep line reaches the last rows of a 480-line frame. */
+	uint64_t	 seqs[] = { 0, 1, 7, 119, 1234567, 9999999999ULL };
 	unsigned	 k;
 	int		 bad;
 
@@ -105,6 +106,12 @@ main(void)
 	testpattern_draw(p.y, p.u, p.v, 640, 480, 11, &now);
 	ok(memcmp(first, p.y, 640 * 480) != 0, "consecutive frames differ");
 	free(first);
+	planes_free(&p);
+
+	planes_new(&p, 321, 241);
+	testpattern_draw(p.y, p.u, p.v, 321, 241, 3, &now);
+	ok(jpeg_encode_420(j, p.y, p.u, p.v, 321, 241, 40, &len, &err) ==
+	    NULL && err != NULL, "odd sizes are refused, not overread");
 	planes_free(&p);
 
 	planes_new(&p, 16, 8);

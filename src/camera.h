@@ -1,0 +1,23 @@
+/* camera.h - the live camera: capture thread, JPEG, MJPEG fan-out. */
+#ifndef SC_CAMERA_H
+#define SC_CAMERA_H
+
+struct camera;
+struct event_base;
+struct router;
+
+struct camera_config {
+	const char	*source;	/* "testpattern[:WxH[@FPS]]" */
+	int		 quality;	/* JPEG 1..100 */
+	unsigned	 max_viewers;
+};
+
+/* NULL with *err (static) for a source it cannot open. */
+struct camera	*camera_new(struct event_base *, const struct camera_config *,
+		    const char **err);
+/* GET /stream.mjpg, /snapshot.jpg, /api/camera. */
+void		 camera_register(struct camera *, struct router *);
+/* After the HTTP server is gone (its close callbacks touch the camera). */
+void		 camera_free(struct camera *);
+
+#endif
