@@ -1,19 +1,16 @@
 /*
- * camera.c - one capture thread, one encode per frame, many viewers.
+ * camera.c - the live camera on the loop side: /stream.mjpg,
+ * /snapshot.jpg and /api/camera.
  *
- * The capture thread runs only while someone watches or waits for a
- * snapshot. It paces itself to the wanted frame rate, draws (or reads)
- * a frame, encodes it once with TurboJPEG and leaves it in a one-frame
- * slot, waking the loop through an eventfd when the slot was empty. A
- * frame the loop has not taken yet is replaced, not queued: memory holds
- * at most one frame in hand-off however slow the loop.
- *
- * The loop fans each frame out to every viewer as a part of a
- * multipart/x-mixed-replace stream, by reference (the JPEG bytes are
- * never copied; a count keeps the frame alive until every viewer's
- * socket has taken it). A viewer still sending the previous frame skips
- * this one, so each holds at most one frame whatever its speed, and one
- * that stops reading is dropped by the HTTP layer's write timeout.
+ * Viewers and snapshot waiters are counted into the capture thread's
+ * "wanted" (capture.c), which captures only while that is not zero.
+ * Each frame it hands over through the eventfd is fanned out to every
+ * viewer as a part of a multipart/x-mixed-replace stream, by reference
+ * (the JPEG bytes are never copied; a count keeps the frame alive until
+ * every viewer's socket has taken it). A viewer still sending the
+ * previous frame skips this one, so each holds at most one frame
+ * whatever its speed, and one that stops reading is dropped by the HTTP
+ * layer's write timeout.
  */
 #include "config.h"
 
@@ -21,7 +18,6 @@
 #include <sys/queue.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,25 +28,14 @@
 #include <jansson.h>
 
 #include "camera.h"
+#include "camera_int.h"
+#include "camsrc.h"
 #include "http.h"
-#include "jpeg.h"
 #include "log.h"
+#include "multipart.h"
 #include "reply.h"
 #include "router.h"
-#include "testpattern.h"
 #include "xmalloc.h"
-
-#define BOUNDARY	"stockcamframe"
-
-struct frame {
-	int		 refs;		/* loop thread only */
-	unsigned char	*jpeg;
-	size_t		 len;
-	uint64_t	 seq;
-	struct timespec	 captured;	/* CLOCK_REALTIME */
-	char		 head[192];	/* this frame's part header */
-	size_t		 head_len;
-};
 
 struct viewer {
 	LIST_ENTRY(viewer)	 entry;
@@ -66,50 +51,15 @@ struct snap {
 	struct http_request	*req;
 };
 
-struct camera {
-	struct event_base	*base;
-	char			*source;
-	unsigned		 width, height, fps;
-	int			 quality;
-	unsigned		 max_viewers;
-
-	pthread_t		 thread;
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 wake;
-	/* Under lock. */
-	unsigned		 wanted;	/* viewers + snapshot waiters */
-	int			 stopping;
-	struct frame		*slot;
-	uint64_t		 captured, encoded, replaced;
-	uint64_t		 encode_ns;
-
-	int			 efd;
-	struct event		*ev;
-
-	/* Loop thread. */
-	LIST_HEAD(, viewer)	 viewers;
-	LIST_HEAD(, snap)	 snaps;
-	unsigned		 nviewers, nsnaps;
-	uint64_t		 viewers_total;
-	uint64_t		 delivered;
-	struct timespec		 last_frame;
-	double			 fps_seen;	/* smoothed */
+static const char *state_names[] = {
+	"idle", "starting", "live", "stalled", "failed"
 };
-
-static double
-ts_diff(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(a->tv_sec - b->tv_sec) +
-	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
-}
 
 static void
 frame_unref(struct frame *f)
 {
-	if (--f->refs > 0)
-		return;
-	jpeg_data_free(f->jpeg);
-	free(f);
+	if (--f->refs == 0)
+		capture_frame_free(f);
 }
 
 /* evbuffer cleanup: a viewer's socket has taken the bytes. */
@@ -119,8 +69,6 @@ frame_sent(const void *data, size_t len, void *arg)
 	frame_unref(arg);
 }
 
-/* --- the capture thread --- */
-
 static void
 camera_want(struct camera *cam, int delta)
 {
@@ -128,102 +76,6 @@ camera_want(struct camera *cam, int delta)
 	cam->wanted = (unsigned)((int)cam->wanted + delta);
 	pthread_cond_signal(&cam->wake);
 	pthread_mutex_unlock(&cam->lock);
-}
-
-static void *
-camera_main(void *arg)
-{
-	struct camera	*cam = arg;
-	struct jpeg	*jp = jpeg_new();
-	struct frame	*f, *old;
-	struct timespec	 next, now, t0, t1;
-	unsigned char	*y, *u, *v;
-	size_t		 csize = (size_t)((cam->width + 1) / 2) *
-			    ((cam->height + 1) / 2);
-	uint64_t	 seq = 0, one = 1;
-	long		 period = 1000000000L / (long)cam->fps;
-	const char	*err;
-	sigset_t	 all;
-	int		 was_empty;
-	ssize_t		 unused;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	y = xmalloc((size_t)cam->width * cam->height);
-	u = xmalloc(csize);
-	v = xmalloc(csize);
-	clock_gettime(CLOCK_MONOTONIC, &next);
-
-	pthread_mutex_lock(&cam->lock);
-	for (;;) {
-		while (cam->wanted == 0 && !cam->stopping) {
-			pthread_cond_wait(&cam->wake, &cam->lock);
-			clock_gettime(CLOCK_MONOTONIC, &next);
-		}
-		if (cam->stopping)
-			break;
-		pthread_mutex_unlock(&cam->lock);
-
-		/* Pace to the frame rate; after a stall, do not catch up. */
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (ts_diff(&now, &next) > (double)period / 1e9)
-			next = now;
-		next.tv_nsec += period;
-		if (next.tv_nsec >= 1000000000L) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000L;
-		}
-
-		f = xcalloc(1, sizeof *f);
-		f->refs = 1;
-		f->seq = seq++;
-		clock_gettime(CLOCK_REALTIME, &f->captured);
-		testpattern_draw(y, u, v, cam->width, cam->height, f->seq,
-		    &f->captured);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		f->jpeg = jpeg_encode_420(jp, y, u, v, cam->width, cam->height,
-		    cam->quality, &f->len, &err);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (f->jpeg == NULL) {
-			log_warn("camera: encode: %s", err);
-			free(f);
-			pthread_mutex_lock(&cam->lock);
-			continue;
-		}
-		f->head_len = (size_t)snprintf(f->head, sizeof f->head,
-		    "--" BOUNDARY "\r\nContent-Type: image/jpeg\r\n"
-		    "Content-Length: %zu\r\nX-Timestamp: %lld.%06ld\r\n"
-		    "X-Frame: %llu\r\n\r\n", f->len,
-		    (long long)f->captured.tv_sec, f->captured.tv_nsec / 1000,
-		    (unsigned long long)f->seq);
-
-		pthread_mutex_lock(&cam->lock);
-		cam->captured++;
-		cam->encoded++;
-		cam->encode_ns += (uint64_t)(ts_diff(&t1, &t0) * 1e9);
-		old = cam->slot;
-		cam->slot = f;
-		was_empty = old == NULL;
-		if (old != NULL)
-			cam->replaced++;
-		pthread_mutex_unlock(&cam->lock);
-		if (old != NULL) {
-			/* Never seen by the loop: nobody else holds it. */
-			jpeg_data_free(old->jpeg);
-			free(old);
-		}
-		if (was_empty)
-			unused = write(cam->efd, &one, sizeof one);
-		(void)unused;	/* EAGAIN: already readable */
-		pthread_mutex_lock(&cam->lock);
-	}
-	pthread_mutex_unlock(&cam->lock);
-	jpeg_free(jp);
-	free(y);
-	free(u);
-	free(v);
-	return NULL;
 }
 
 /* --- the loop side --- */
@@ -256,6 +108,20 @@ snap_gone(struct http_request *req, void *arg)
 	free(sn);
 }
 
+/* A snapshot asked for while the source fails gets the reason, not
+ * the placeholder picture: scripts should not mistake it for a frame. */
+static void
+snapshot_failed(struct camera *cam, struct http_request *req)
+{
+	char	why[CAMSRC_ERRLEN];
+
+	pthread_mutex_lock(&cam->lock);
+	snprintf(why, sizeof why, "%s", cam->error);
+	pthread_mutex_unlock(&cam->lock);
+	http_reply_header(req, "Retry-After", "1");
+	reply_problem(req, 503, "the camera source is failing: %s", why);
+}
+
 static void
 camera_deliver(struct camera *cam, struct frame *f)
 {
@@ -279,12 +145,20 @@ camera_deliver(struct camera *cam, struct frame *f)
 			vw->skipped++;
 			continue;
 		}
-		http_stream_write(vw->req, f->head, f->head_len);
+		/*
+		 * All three pieces by reference: no copy and no buffer
+		 * allocation per viewer. The head lives in the frame, which
+		 * the JPEG's reference (queued after it) keeps alive.
+		 */
 		f->refs++;
-		if (http_stream_write_ref(vw->req, f->jpeg, f->len, frame_sent,
-		    f) != 0)
+		if (http_stream_write_ref(vw->req, f->head, f->head_len, NULL,
+		    NULL) != 0 || http_stream_write_ref(vw->req, f->jpeg,
+		    f->len, frame_sent, f) != 0) {
 			f->refs--;
-		http_stream_write(vw->req, "\r\n", 2);
+			continue;	/* the connection is going away */
+		}
+		http_stream_write_ref(vw->req, MULTIPART_TAIL,
+		    sizeof MULTIPART_TAIL - 1, NULL, NULL);
 		vw->sent++;
 	}
 	while ((sn = LIST_FIRST(&cam->snaps)) != NULL) {
@@ -292,8 +166,12 @@ camera_deliver(struct camera *cam, struct frame *f)
 		cam->nsnaps--;
 		camera_want(cam, -1);
 		http_request_set_close_cb(sn->req, NULL, NULL);
-		http_reply_header(sn->req, "Cache-Control", "no-store");
-		http_reply(sn->req, 200, "image/jpeg", f->jpeg, f->len);
+		if (f->placeholder)
+			snapshot_failed(cam, sn->req);
+		else {
+			http_reply_header(sn->req, "Cache-Control", "no-store");
+			http_reply(sn->req, 200, "image/jpeg", f->jpeg, f->len);
+		}
 		free(sn);
 	}
 }
@@ -332,8 +210,7 @@ camera_stream(struct http_request *req, const struct route_params *params,
 		return;
 	}
 	if (http_request_method(req) == HTTP_HEAD) {
-		http_reply(req, 200, "multipart/x-mixed-replace;boundary="
-		    BOUNDARY, NULL, 0);
+		http_reply(req, 200, MULTIPART_TYPE, NULL, 0);
 		return;
 	}
 	vw = xcalloc(1, sizeof *vw);
@@ -341,8 +218,7 @@ camera_stream(struct http_request *req, const struct route_params *params,
 	vw->req = req;
 	clock_gettime(CLOCK_MONOTONIC, &vw->since);
 	http_reply_header(req, "Cache-Control", "no-store");
-	if (http_stream_start(req, 200, "multipart/x-mixed-replace;boundary="
-	    BOUNDARY) != 0) {
+	if (http_stream_start(req, 200, MULTIPART_TYPE) != 0) {
 		free(vw);
 		return;
 	}
@@ -376,16 +252,9 @@ camera_info(struct http_request *req, const struct route_params *params,
 	struct camera	*cam = arg;
 	struct viewer	*vw;
 	struct timespec	 now;
-	json_t		*arr;
-	uint64_t	 captured, encoded, replaced, enc_ns;
+	json_t		*arr, *o;
 	double		 age;
 
-	pthread_mutex_lock(&cam->lock);
-	captured = cam->captured;
-	encoded = cam->encoded;
-	replaced = cam->replaced;
-	enc_ns = cam->encode_ns;
-	pthread_mutex_unlock(&cam->lock);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	arr = json_array();
 	LIST_FOREACH(vw, &cam->viewers, entry) {
@@ -396,9 +265,14 @@ camera_info(struct http_request *req, const struct route_params *params,
 		    "skipped", (json_int_t)vw->skipped,
 		    "fps", age > 0 ? (double)vw->sent / age : 0.0));
 	}
-	reply_json(req, 200, json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:f, s:o}",
-	    "source", cam->source, "width", (json_int_t)cam->width,
+	pthread_mutex_lock(&cam->lock);
+	o = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+	    "source", cam->source,
+	    "state", state_names[cam->state],
+	    "error", cam->error[0] != '\0' ? cam->error : NULL,
+	    "format", cam->format,
+	    "width", (json_int_t)cam->width,
 	    "height", (json_int_t)cam->height,
 	    "fps_wanted", (json_int_t)cam->fps,
 	    "fps_delivered", cam->nviewers + cam->nsnaps > 0 ?
@@ -406,54 +280,37 @@ camera_info(struct http_request *req, const struct route_params *params,
 	    "quality", (json_int_t)cam->quality,
 	    "viewers", (json_int_t)cam->nviewers,
 	    "viewers_total", (json_int_t)cam->viewers_total,
-	    "frames_captured", (json_int_t)captured,
-	    "frames_encoded", (json_int_t)encoded,
-	    "frames_dropped", (json_int_t)replaced,
-	    "encode_ms", encoded > 0 ? (double)enc_ns / (double)encoded /
-	    1e6 : 0.0,
-	    "per_viewer", arr));
-}
-
-/* "testpattern", "testpattern:640x480", "testpattern:640x480@30". */
-static int
-parse_source(struct camera *cam, const char *s)
-{
-	unsigned	w = 640, h = 480, fps = 30;
-	int		n = 0;
-
-	if (strncmp(s, "testpattern", 11) != 0)
-		return -1;
-	s += 11;
-	if (*s == ':') {
-		if (sscanf(s, ":%ux%u%n", &w, &h, &n) != 2)
-			return -1;
-		s += n;
-		if (*s == '@') {
-			if (sscanf(s, "@%u%n", &fps, &n) != 1)
-				return -1;
-			s += n;
-		}
-	}
-	if (*s != '\0' || w < 16 || h < 16 || w > 7680 || h > 4320 ||
-	    w % 2 != 0 || h % 2 != 0 || fps < 1 || fps > 240)
-		return -1;
-	cam->width = w;
-	cam->height = h;
-	cam->fps = fps;
-	return 0;
+	    "frames_captured", (json_int_t)cam->captured,
+	    "frames_encoded", (json_int_t)cam->encoded,
+	    "frames_passed_through", (json_int_t)cam->passed,
+	    "frames_placeholder", (json_int_t)cam->placeholders,
+	    "frames_dropped", (json_int_t)cam->replaced,
+	    "failures", (json_int_t)cam->failures,
+	    "encode_ms", cam->encoded > 0 ? (double)cam->encode_ns /
+	    (double)cam->encoded / 1e6 : 0.0);
+	pthread_mutex_unlock(&cam->lock);
+	if (o == NULL)
+		fatalx("camera: cannot build the /api/camera reply");
+	json_object_set_new(o, "per_viewer", arr);
+	reply_json(req, 200, o);
 }
 
 struct camera *
 camera_new(struct event_base *base, const struct camera_config *cfg,
     const char **err)
 {
-	struct camera	*cam;
-	int		 error;
+	static char		 why[CAMSRC_ERRLEN];
+	struct camera		*cam;
+	pthread_condattr_t	 ca;
+	int			 error;
 
 	cam = xcalloc(1, sizeof *cam);
-	if (parse_source(cam, cfg->source) != 0) {
-		*err = "unknown camera source (this build has "
-		    "testpattern[:WxH[@FPS]], even W and H)";
+	if ((cam->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		fatal("camera: eventfd");
+	if ((cam->src = camsrc_new(cfg->source, cam->cancel_fd, why,
+	    sizeof why)) == NULL) {
+		*err = why;
+		close(cam->cancel_fd);
 		free(cam);
 		return NULL;
 	}
@@ -461,6 +318,8 @@ camera_new(struct event_base *base, const struct camera_config *cfg,
 	cam->source = xstrdup(cfg->source);
 	cam->quality = cfg->quality;
 	cam->max_viewers = cfg->max_viewers;
+	camsrc_geometry(cam->src, &cam->width, &cam->height, &cam->fps);
+	cam->format = camsrc_format(cam->src);
 	LIST_INIT(&cam->viewers);
 	LIST_INIT(&cam->snaps);
 	if ((cam->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -470,9 +329,12 @@ camera_new(struct event_base *base, const struct camera_config *cfg,
 	if (cam->ev == NULL || event_add(cam->ev, NULL) != 0)
 		fatalx("camera: cannot watch the wakeup fd");
 	if (pthread_mutex_init(&cam->lock, NULL) != 0 ||
-	    pthread_cond_init(&cam->wake, NULL) != 0)
+	    pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&cam->wake, &ca) != 0)
 		fatalx("camera: cannot initialise locks");
-	if ((error = pthread_create(&cam->thread, NULL, camera_main,
+	pthread_condattr_destroy(&ca);
+	if ((error = pthread_create(&cam->thread, NULL, capture_main,
 	    cam)) != 0) {
 		errno = error;
 		fatal("camera: pthread_create");
@@ -492,19 +354,24 @@ camera_register(struct camera *cam, struct router *r)
 void
 camera_free(struct camera *cam)
 {
+	uint64_t	one = 1;
+	ssize_t		unused;
+
 	if (cam == NULL)
 		return;
 	pthread_mutex_lock(&cam->lock);
 	cam->stopping = 1;
 	pthread_cond_signal(&cam->wake);
 	pthread_mutex_unlock(&cam->lock);
+	unused = write(cam->cancel_fd, &one, sizeof one);  /* a blocked read */
+	(void)unused;
 	pthread_join(cam->thread, NULL);
-	if (cam->slot != NULL) {
-		jpeg_data_free(cam->slot->jpeg);
-		free(cam->slot);
-	}
+	if (cam->slot != NULL)
+		capture_frame_free(cam->slot);
+	camsrc_free(cam->src);
 	event_free(cam->ev);
 	close(cam->efd);
+	close(cam->cancel_fd);
 	pthread_cond_destroy(&cam->wake);
 	pthread_mutex_destroy(&cam->lock);
 	free(cam->source);

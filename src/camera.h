@@ -7,7 +7,7 @@ struct event_base;
 struct router;
 
 struct camera_config {
-	const char	*source;	/* "testpattern[:WxH[@FPS]]" */
+	const char	*source;	/* --camera, see camsrc.h */
 	int		 quality;	/* JPEG 1..100 */
 	unsigned	 max_viewers;
 };

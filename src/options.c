@@ -99,7 +99,8 @@ static const struct optdef opts[O_COUNT] = {
 	    OPT_UINT, 1, 256, "N",
 	    "downloads from the source at once (6; at most --fetch-workers)" },
 	[O_CAMERA] = { "camera", "STOCKCAM_CAMERA", OPT_STRING, 0, 0,
-	    "SOURCE", "testpattern[:WxH[@FPS]] (testpattern:640x480@30)" },
+	    "SOURCE", "testpattern[:WxH[@FPS]], y4m:PATH (- for stdin) or "
+	    "v4l2:DEVICE[:WxH][@FPS][:yuyv|:mjpeg] (testpattern)" },
 	[O_QUALITY] = { "jpeg-quality", "STOCKCAM_JPEG_QUALITY", OPT_UINT, 1,
 	    100, "N", "camera JPEG quality (40)" },
 	[O_VIEWERS] = { "max-viewers", "STOCKCAM_MAX_VIEWERS", OPT_UINT, 1,

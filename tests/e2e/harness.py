@@ -120,11 +120,16 @@ class Server:
             request(srv, "GET", "/api/health")
     """
 
-    def __init__(self, *extra_args, start_timeout=10.0, log_level="info"):
+    def __init__(self, *extra_args, start_timeout=10.0, log_level="info",
+                 env=None, stdin=None):
         """extra_args come after the default options (the server is expected
         to let a later option override an earlier one, e.g. --log-level).
-        The server prints its 'listening on' line at every log level."""
+        The server prints its 'listening on' line at every log level.
+        env adds variables to the server's environment; stdin is a file
+        object or fd for its standard input (default /dev/null)."""
         self.extra_args = [str(a) for a in extra_args]
+        self.extra_env = dict(env or {})
+        self.stdin = stdin
         self.data_dir = tempfile.mkdtemp(prefix="stockcam-e2e-")
         self.port = None
         self.host = None
@@ -162,8 +167,11 @@ class Server:
                 self._cond.notify_all()
 
     def _start(self, timeout):
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     env=server_env(),
+        self.proc = subprocess.Popen(self.argv,
+                                     stdin=(subprocess.DEVNULL
+                                            if self.stdin is None
+                                            else self.stdin),
+                                     env={**server_env(), **self.extra_env},
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         _live_servers.add(self)
