@@ -56,6 +56,7 @@
 #define HTTP_LINGER_MS		2000	/* reading leftovers before close */
 #define HTTP_MAX_REJECTS	256	/* rejected sockets lingering at once */
 #define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE and friends */
+#define HTTP_STREAM_MAX_WRITE	(1024 * 1024)	/* bytes per send, streams */
 
 enum conn_state {
 	CONN_IDLE,
@@ -440,6 +441,11 @@ http_stream_start(struct http_request *req, int status,
 	evbuffer_add_buffer(out, req->out_headers);
 	evbuffer_add(out, "\r\n", 2);
 	conn->state = CONN_STREAMING;
+	/*
+	 * libevent sends at most 16 KiB per socket per loop pass: a 25 KB
+	 * frame to 200 viewers would take two passes over all of them.
+	 */
+	bufferevent_set_max_single_write(conn->bev, HTTP_STREAM_MAX_WRITE);
 	bufferevent_enable(conn->bev, EV_WRITE);
 	return 0;
 }

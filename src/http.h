@@ -89,7 +89,10 @@ void		 http_reply_buffer(struct http_request *, int status,
 int		 http_stream_start(struct http_request *, int status,
 		    const char *content_type);
 void		 http_stream_write(struct http_request *, const void *, size_t);
-/* Without copying: cleanup runs (on the loop) once the bytes are sent. */
+/*
+ * Without copying: cleanup (if not NULL) runs on the loop once the bytes
+ * are sent or dropped; data without one must stay valid until then.
+ */
 int		 http_stream_write_ref(struct http_request *, const void *,
 		    size_t, void (*cleanup)(const void *, size_t, void *),
 		    void *arg);
