@@ -184,6 +184,47 @@ def test_cap():
         stop_clean(t, srv, "camera server with viewers")
 
 
+def test_stalled_dropped():
+    """A viewer that stops reading is dropped after --write-timeout;
+    another keeps its frames meanwhile."""
+    with Server("--write-timeout", "1.5") as srv:
+        slow = Stream(srv, rcvbuf=4096)
+        slow.headers()
+        fast = Stream(srv)
+        fast.headers()
+        t0 = time.monotonic()
+        n = 0
+        viewers = 2
+        while time.monotonic() - t0 < scaled(8) and viewers > 1:
+            fast.part()
+            n += 1
+            if n % 10 == 0:
+                st, hd, body = request(srv, "GET", "/api/camera")
+                viewers = (json_of(body) or {}).get("viewers")
+        el = time.monotonic() - t0
+        t.is_(viewers, 1, "a viewer that stops reading is dropped (after "
+              "%.1f s, --write-timeout 1.5)" % el)
+        t.ok(el > 1.4, "not before the timeout (%.1f s)" % el)
+        fast.part()
+        t.ok(True, "the other viewer still gets frames")
+        slow.s.settimeout(scaled(5))
+        got, closed = 0, False
+        try:
+            while True:
+                d = slow.s.recv(1 << 16)
+                if not d:
+                    closed = True
+                    break
+                got += len(d)
+        except ConnectionResetError:
+            closed = True
+        t.ok(closed, "the dropped viewer's connection is closed (%d bytes "
+             "were still buffered)" % got)
+        slow.close()
+        fast.close()
+        stop_clean(t, srv, "camera server after a drop")
+
+
 def test_info(srv):
     st, hd, body = request(srv, "GET", "/api/camera")
     j = json_of(body) or {}
@@ -207,10 +248,11 @@ def main():
             except Exception as e:
                 t.ok(False, "%s: aborted by %r" % (fn.__name__, e))
         stop_clean(t, srv, "camera server")
-    try:
-        test_cap()
-    except Exception as e:
-        t.ok(False, "test_cap: aborted by %r" % (e,))
+    for fn in (test_cap, test_stalled_dropped):
+        try:
+            fn()
+        except Exception as e:
+            t.ok(False, "%s: aborted by %r" % (fn.__name__, e))
     t.done()
 
 
