@@ -295,6 +295,20 @@ camera_info(struct http_request *req, const struct route_params *params,
 	reply_json(req, 200, o);
 }
 
+int
+camera_check_source(const char *source, const char **err)
+{
+	static char	 why[CAMSRC_ERRLEN];
+	struct camsrc	*src;
+
+	if ((src = camsrc_new(source, -1, why, sizeof why)) == NULL) {
+		*err = why;
+		return -1;
+	}
+	camsrc_free(src);	/* nothing was opened */
+	return 0;
+}
+
 struct camera *
 camera_new(struct event_base *base, const struct camera_config *cfg,
     const char **err)

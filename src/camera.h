@@ -12,6 +12,8 @@ struct camera_config {
 	unsigned	 max_viewers;
 };
 
+/* 0 if --camera names a source camera_new accepts, else -1 and *err. */
+int		 camera_check_source(const char *, const char **err);
 /* NULL with *err (static) for a source it cannot open. */
 struct camera	*camera_new(struct event_base *, const struct camera_config *,
 		    const char **err);

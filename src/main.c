@@ -173,17 +173,23 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(opt.log_level);
-	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit(opt.http.max_connections);
-	if (make_dirs(opt.data_dir) != 0)
-		fatal("data directory %s", opt.data_dir);
-
+	/* Options that need more than a parse, checked before any side effect. */
 	if (opt.source_url != NULL &&
 	    fetch_check_template(opt.source_url, &why) != 0) {
 		fprintf(stderr, "stockcam: --source-url: %s\n", why);
 		options_free(&opt);
 		return 2;
 	}
+	if (camera_check_source(opt.camera, &why) != 0) {
+		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera, why);
+		options_free(&opt);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(opt.http.max_connections);
+	if (make_dirs(opt.data_dir) != 0)
+		fatal("data directory %s", opt.data_dir);
+
 	if (fetch_global_init() != 0)
 		fatalx("libcurl: cannot initialise");
 	memset(&app, 0, sizeof app);

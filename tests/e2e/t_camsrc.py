@@ -364,14 +364,18 @@ def test_v4l2_refusals():
 
 
 def test_bad_specs():
+    """Refused before anything happens: no data directory made."""
     for spec in ("bogus", "y4m:", "v4l2:", "v4l2:/dev/video0:wat",
                  "testpattern:641x480", "testpattern:640x480@0"):
+        cwd = tempfile.mkdtemp(prefix="stockcam-e2e-")
         p = subprocess.run([*WRAPPER, STOCKCAM_BIN,
                             "--camera", spec, "--listen", "127.0.0.1:0"],
-                           capture_output=True, timeout=scaled(10))
-        t.ok(p.returncode != 0 and b"--camera" in p.stderr,
+                           capture_output=True, timeout=scaled(10), cwd=cwd)
+        t.ok(p.returncode == 2 and b"--camera" in p.stderr,
              "--camera %s: refused at start with a message" % spec,
              p.stderr.decode(errors="replace")[-300:])
+        t.is_(os.listdir(cwd), [], "--camera %s: nothing created" % spec)
+        shutil.rmtree(cwd)
 
 
 def main():
