@@ -158,7 +158,7 @@ real_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
+static void __attribute__((format(printf, 1, 2), noreturn))
 die(const char *fmt, ...)
 {
 	va_list	ap;
@@ -180,7 +180,7 @@ usage(void)
 }
 
 /* A connection has failed: count it, say why (the first few), close it. */
-static void
+static void __attribute__((format(printf, 3, 4)))
 fail(struct viewer *v, unsigned idx, const char *fmt, ...)
 {
 	va_list	ap;
