@@ -100,7 +100,14 @@ suite() {
 		status=failed
 	fi
 	grep -E '^(FAIL|ERROR|XPASS):' "$log" >&2 || true
+	before=$failed
 	tally "$log"
+	# make failed with every test passing (a build error, distcheck's
+	# leftover files): the suite itself counts as one failure.
+	if [ "$status" = failed ] && [ "$failed" -eq "$before" ]; then
+		failed=$((failed + 1))
+		tail -n 20 "$log" >&2
+	fi
 	say "$name: $status ($(grep -E '^# (PASS|FAIL|ERROR):' "$log" |
 	    tr -s ' ' | tr '\n' ' '))"
 }
