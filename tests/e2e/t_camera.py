@@ -1,89 +1,22 @@
 #!/usr/bin/env python3
 """E2E: the live camera: snapshot, the MJPEG stream parsed part by part
-(valid JPEGs of the right size, frame numbers advancing, fresh capture
-timestamps, the frame rate), the viewer cap, a slow reader that neither
-grows the server nor slows the others, /api/camera, shutdown with
-viewers connected."""
+(every JPEG decoded with TurboJPEG, of the right size, the frame number
+drawn into the picture advancing, fresh capture timestamps, the frame
+rate), the viewer cap, a slow reader that neither grows the server nor
+slows the others, a stalled one dropped after --write-timeout,
+/api/camera, shutdown with viewers connected."""
 
 import os
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (rss_skip_reason, TAP, Server, request, json_of, check_problem,  # noqa: E402
-                     check_binary, start_watchdog, scaled, stop_clean, HOST)
+                     check_binary, start_watchdog, scaled, stop_clean)
+from camlib import Stream, Decoder, jpeg_size  # noqa: E402
 
 t = TAP()
-
-
-def jpeg_size(data):
-    """(width, height) from a baseline JPEG's SOF0, or None."""
-    if not data.startswith(b"\xff\xd8") or not data.endswith(b"\xff\xd9"):
-        return None
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        seglen = int.from_bytes(data[i + 2:i + 4], "big")
-        if marker in (0xC0, 0xC1, 0xC2):
-            h = int.from_bytes(data[i + 5:i + 7], "big")
-            w = int.from_bytes(data[i + 7:i + 9], "big")
-            return w, h
-        i += 2 + seglen
-    return None
-
-
-class Stream:
-    """A raw-socket MJPEG viewer that parses parts as they come."""
-
-    def __init__(self, srv, rcvbuf=None):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:    # before connecting, so the window stays small
-            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.s.settimeout(5)
-        self.s.connect((HOST, srv.port))
-        self.s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.buf = b""
-        self.head = None
-
-    def _fill(self, deadline):
-        self.s.settimeout(max(0.05, deadline - time.monotonic()))
-        d = self.s.recv(1 << 16)
-        if not d:
-            raise EOFError("stream closed")
-        self.buf += d
-
-    def headers(self, timeout=3.0):
-        deadline = time.monotonic() + scaled(timeout)
-        while b"\r\n\r\n" not in self.buf:
-            self._fill(deadline)
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        self.head = head.decode("latin-1")
-        return self.head
-
-    def part(self, timeout=3.0):
-        """(headers dict, jpeg bytes) of the next part."""
-        deadline = time.monotonic() + scaled(timeout)
-        while b"\r\n\r\n" not in self.buf:
-            self._fill(deadline)
-        head, rest = self.buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        hd = {}
-        for ln in lines[1:]:
-            k, _, v = ln.partition(":")
-            hd[k.strip().lower()] = v.strip()
-        n = int(hd["content-length"])
-        while len(rest) < n + 2:
-            self.buf = head + b"\r\n\r\n" + rest
-            self._fill(deadline)
-            head, rest = self.buf.split(b"\r\n\r\n", 1)
-        self.buf = rest[n + 2:]
-        return lines[0], hd, rest[:n]
-
-    def close(self):
-        self.s.close()
+DEC = None
 
 
 def test_snapshot(srv):
@@ -91,6 +24,9 @@ def test_snapshot(srv):
     t.is_(st, 200, "GET /snapshot.jpg -> 200")
     t.is_(hd.get("content-type"), "image/jpeg", "snapshot is image/jpeg")
     t.is_(jpeg_size(body), (640, 480), "snapshot is a 640x480 JPEG")
+    d = DEC.decode(body)
+    t.ok(d[:3] == (640, 480, "420") and d[3] >= 0, "snapshot decodes "
+         "(TurboJPEG), its frame number readable", "%r" % (d,))
     st, hd, body = request(srv, "HEAD", "/stream.mjpg")
     t.is_(st, 200, "HEAD /stream.mjpg -> 200")
 
@@ -101,22 +37,27 @@ def test_stream(srv):
     t.ok(head.startswith("HTTP/1.1 200") and
          "multipart/x-mixed-replace" in head, "stream: 200 multipart",
          head)
-    frames, bad, stale = [], 0, 0
+    frames, drawn, bad, stale = [], [], [], 0
     t0 = time.monotonic()
     while time.monotonic() - t0 < 2.0:
         first, hd, jpg = v.part()
-        if first != "--stockcamframe" or jpeg_size(jpg) != (640, 480) or \
+        d = DEC.decode(jpg)
+        if first != "--stockcamframe" or d[:3] != (640, 480, "420") or \
                 hd.get("content-type") != "image/jpeg":
-            bad += 1
+            bad.append((first, hd.get("content-type"), d))
         frames.append(int(hd.get("x-frame", "-1")))
+        drawn.append(d[3] if d[0] != "bad" else -1)
         if abs(time.time() - float(hd.get("x-timestamp", "0"))) > 1.0:
             stale += 1
     el = time.monotonic() - t0
     v.close()
-    t.is_(bad, 0, "stream: every part a valid 640x480 JPEG (%d parts)" %
-          len(frames))
+    t.is_(len(bad), 0, "stream: every part decodes (TurboJPEG) as a "
+          "640x480 4:2:0 JPEG (%d parts)" % len(frames), "%r" % bad[:3])
     t.ok(all(b > a for a, b in zip(frames, frames[1:])),
-         "stream: frame numbers advance", "frames=%r" % frames[:40])
+         "stream: X-Frame advances", "frames=%r" % frames[:40])
+    t.ok(all(b > a for a, b in zip(drawn, drawn[1:])) and drawn[0] >= 0,
+         "stream: the frame number drawn in the pictures advances",
+         "drawn=%r" % drawn[:40])
     t.is_(stale, 0, "stream: capture timestamps within 1 s of now")
     fps = len(frames) / el
     t.ok(fps > (20 if not os.environ.get("STOCKCAM_WRAPPER") else 1),
@@ -239,7 +180,9 @@ def test_info(srv):
 
 
 def main():
+    global DEC
     check_binary()
+    DEC = Decoder()
     start_watchdog(120)
     with Server() as srv:
         for fn in (test_snapshot, test_stream, test_slow_reader, test_info):
@@ -253,6 +196,7 @@ def main():
             fn()
         except Exception as e:
             t.ok(False, "%s: aborted by %r" % (fn.__name__, e))
+    DEC.close()
     t.done()
 
 

@@ -21,38 +21,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Server, request, json_of, check_problem,  # noqa: E402
                      check_binary, start_watchdog, scaled, stop_clean, WRAPPER,
                      STOCKCAM_BIN)
-from t_camera import Stream  # noqa: E402
+from camlib import Stream, Decoder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CAMTOOL = os.environ.get("STOCKCAM_CAMTOOL") or os.path.normpath(
-    os.path.join(HERE, "..", "camtool"))
+from camlib import CAMTOOL  # noqa: E402
 SHIM = os.environ.get("STOCKCAM_V4L2SHIM") or os.path.normpath(
     os.path.join(HERE, "..", "v4l2shim.so"))
 DEVICE = "/dev/video-stockcam-test"
 SLOW = bool(WRAPPER)
 
 t = TAP()
-
-
-class Decoder:
-    """tests/camtool decode: TurboJPEG decode + frame number per JPEG."""
-
-    def __init__(self):
-        self.p = subprocess.Popen([CAMTOOL, "decode"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE)
-
-    def decode(self, jpg):
-        """(width, height, subsamp, counter) or ('bad', reason)."""
-        self.p.stdin.write(b"%d\n" % len(jpg) + jpg)
-        self.p.stdin.flush()
-        f = self.p.stdout.readline().decode().split()
-        if not f or f[0] != "ok":
-            return ("bad", " ".join(f[1:]))
-        return int(f[1]), int(f[2]), f[3], int(f[4])
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait()
 
 
 DEC = None
