@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CAMSRC_ERRLEN	256
 
@@ -30,6 +31,8 @@ struct camsrc_frame {
 	const unsigned char	*jpeg;
 	size_t			 jpeg_len;
 	uint64_t		 seq;		/* the source's frame number */
+	struct timespec		 taken;		/* by a device, CLOCK_MONOTONIC;
+						   0 when not known */
 };
 
 /* What camsrc_next() says. */

@@ -372,6 +372,11 @@ v4l2src_next(struct camsrc *src, struct camsrc_frame *f, int timeout_ms,
 	vs->held = (int)b.index;
 	data = vs->bufs[b.index].start;
 	f->seq = b.sequence;
+	if ((b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) ==
+	    V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) {
+		f->taken.tv_sec = b.timestamp.tv_sec;
+		f->taken.tv_nsec = b.timestamp.tv_usec * 1000;
+	}
 	f->width = src->width;
 	f->height = src->height;
 	if (vs->pixfmt == V4L2_PIX_FMT_MJPEG) {

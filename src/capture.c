@@ -10,7 +10,9 @@
  *
  * A source that fails is closed and opened again every RETRY_MS; until
  * it works, and while a source stays silent for STALL_MS, viewers get a
- * "no signal" frame with the reason about once a second.
+ * "no signal" frame with the reason about once a second. A device (which
+ * paces itself) silent for HUNG_MS is taken for hung and opened again;
+ * a pipe is only waited for, its producer may just be slow.
  */
 #include "config.h"
 
@@ -31,6 +33,7 @@
 #define RETRY_MS	1000	/* between attempts to reopen a source */
 #define WAIT_MS		500	/* longest wait in the source for a frame */
 #define STALL_MS	2000	/* no frame this long: show the placeholder */
+#define HUNG_MS		5000	/* no frame from a device this long: reopen */
 
 /* What the capture thread keeps between frames. */
 struct capture {
@@ -43,6 +46,7 @@ struct capture {
 	unsigned	 pw, ph;
 };
 
+/* Adds ns (less than a second back, or any time forward) to ts. */
 static void
 ts_add_ns(struct timespec *ts, long ns)
 {
@@ -50,6 +54,10 @@ ts_add_ns(struct timespec *ts, long ns)
 	while (ts->tv_nsec >= 1000000000L) {
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
+	}
+	while (ts->tv_nsec < 0) {
+		ts->tv_sec--;
+		ts->tv_nsec += 1000000000L;
 	}
 }
 
@@ -170,10 +178,15 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	struct timespec	 t0, t1;
 	const char	*err = "?";
 	unsigned	 fps;
+	double		 age;
 
 	f = xcalloc(1, sizeof *f);
 	clock_gettime(CLOCK_REALTIME, &f->captured);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* A device says when it took the frame: date the frame by that. */
+	age = ts_diff(&t0, &sf->taken);
+	if (sf->taken.tv_sec != 0 && age > 0 && age < 1)
+		ts_add_ns(&f->captured, -(long)(age * 1e9));
 	if (sf->layout == CAMSRC_JPEG) {
 		f->jpeg = jpeg_data_copy(sf->jpeg, sf->jpeg_len);
 		f->len = sf->jpeg_len;
@@ -201,6 +214,17 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	cam->format = camsrc_format(cam->src);
 	pthread_mutex_unlock(&cam->lock);
 	publish(cam, f);
+}
+
+static int
+stopping(struct camera *cam)
+{
+	int	stop;
+
+	pthread_mutex_lock(&cam->lock);
+	stop = cam->stopping;
+	pthread_mutex_unlock(&cam->lock);
+	return stop;
 }
 
 /* Waits ms on the condition (viewers leaving or shutdown end it early). */
@@ -265,7 +289,13 @@ capture_once(struct capture *cap)
 	case CAMSRC_AGAIN:
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		quiet = ts_diff(&now, &cap->last_good);
-		if (quiet * 1000 >= STALL_MS) {
+		if (quiet * 1000 >= HUNG_MS && !camsrc_self_paced(cam->src)) {
+			snprintf(why, sizeof why, "the device sent no frame "
+			    "for %.0f s", quiet);
+			camsrc_close(cam->src);
+			set_state(cam, CAM_FAILED, why);
+			show_placeholder(cap, why);
+		} else if (quiet * 1000 >= STALL_MS) {
 			snprintf(why, sizeof why, "no frame from the source "
 			    "for %.0f s", quiet);
 			set_state(cam, CAM_STALLED, why);
@@ -274,6 +304,8 @@ capture_once(struct capture *cap)
 		break;
 	case CAMSRC_FAILED:
 		camsrc_close(cam->src);
+		if (stopping(cam))	/* the wait was cancelled: no failure */
+			break;
 		set_state(cam, CAM_FAILED, err);
 		show_placeholder(cap, err);
 		nap(cam, RETRY_MS);

@@ -29,6 +29,9 @@
  *				open with ENODEV and poll reports POLLERR |
  *				POLLHUP on it. Recreating it plugs in a new
  *				camera for the next open; an old fd stays dead.
+ *	V4L2SHIM_FROZEN		a file: while it exists the camera hangs,
+ *				streaming but delivering no frame (the
+ *				timer still ticks; DQBUF finds nothing).
  *	V4L2SHIM_FORMATS	the formats offered, in order: "yuyv,mjpeg"
  *				(the default), "yuyv" or "mjpeg".
  *	V4L2SHIM_DEBUG		1 logs every call on the device to stderr.
@@ -209,6 +212,7 @@ struct shim_handle {
 static struct {
 	const char	*device;
 	const char	*present;
+	const char	*frozen;
 	uint32_t	 formats[SHIM_MAX_FORMATS];
 	unsigned	 nformats;
 	int		 debug;
@@ -376,6 +380,8 @@ shim_config_init(void)
 		shim_cfg.device = s;
 	if ((s = getenv("V4L2SHIM_PRESENT")) != NULL && *s != '\0')
 		shim_cfg.present = s;
+	if ((s = getenv("V4L2SHIM_FROZEN")) != NULL && *s != '\0')
+		shim_cfg.frozen = s;
 	if ((s = getenv("V4L2SHIM_DEBUG")) != NULL && *s != '\0' &&
 	    strcmp(s, "0") != 0)
 		shim_cfg.debug = 1;
@@ -950,6 +956,11 @@ shim_dqbuf_try(struct shim_handle *h, struct v4l2_buffer *b)
 		return (EAGAIN);
 	seq = h->next_seq + ticks - 1;
 	h->next_seq += ticks;
+	if (shim_cfg.frozen != NULL && access(shim_cfg.frozen, F_OK) == 0) {
+		shim_log("fd %d: frozen, dropped %llu frame(s)", h->fd,
+		    (unsigned long long)ticks);
+		return (EAGAIN);
+	}
 	if (h->nqueued == 0) {
 		shim_log("fd %d: no buffer queued, dropped %llu frame(s)",
 		    h->fd, (unsigned long long)ticks);

@@ -235,8 +235,10 @@ def test_y4m_broken_then_fixed():
     shutil.rmtree(d)
 
 
-def shim_env(present=None, formats=None):
+def shim_env(present=None, formats=None, frozen=None):
     env = {"LD_PRELOAD": SHIM, "V4L2SHIM_DEVICE": DEVICE}
+    if frozen:
+        env["V4L2SHIM_FROZEN"] = frozen
     # The ASan runtime wants to come first; the shim must, to intercept.
     asan = os.environ.get("ASAN_OPTIONS", "")
     env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
@@ -326,6 +328,50 @@ def test_v4l2_vanish():
     shutil.rmtree(d)
 
 
+def test_v4l2_hang():
+    """A device that keeps streaming but sends no frame: placeholder
+    after 2 s, reopened after 5 s, live again once it sends."""
+    d = tempfile.mkdtemp(prefix="stockcam-e2e-")
+    frozen = os.path.join(d, "frozen")
+    with Server("--camera", "v4l2:%s" % DEVICE,
+                env=shim_env(frozen=frozen)) as srv:
+        v = Stream(srv)
+        v.headers(timeout=10)
+        for _ in range(3):
+            first, hd, jpg = v.part(timeout=5)
+        open(frozen, "w").close()
+        t0 = time.monotonic()
+        while "x-placeholder" not in hd and \
+                time.monotonic() - t0 < scaled(6):
+            first, hd, jpg = v.part(timeout=10)
+        el = time.monotonic() - t0
+        t.ok("x-placeholder" in hd and 1.5 < el, "hung device: "
+             "placeholder after %.2f s" % el)
+        j = camera(srv)
+        t.ok(j.get("state") == "stalled" and
+             "no frame" in (j.get("error") or ""),
+             "/api/camera: stalled, %r" % j.get("error"))
+        line = srv.wait_for_log(lambda ln: "sent no frame for" in ln,
+                                timeout=10)
+        el = time.monotonic() - t0
+        t.ok(line is not None and el > 4, "after 5 s the device is opened "
+             "again (%.1f s): %r" % (el, line))
+        t.ok(camera(srv).get("failures", 0) >= 1, "/api/camera counts it "
+             "as a failure")
+        os.unlink(frozen)
+        t0 = time.monotonic()
+        live = 0
+        while live < 3 and time.monotonic() - t0 < scaled(5):
+            first, hd, jpg = v.part(timeout=5)
+            if "x-placeholder" not in hd:
+                live += 1
+        t.is_(live, 3, "frames again once the device sends (%.2f s)" %
+              (time.monotonic() - t0))
+        v.close()
+        stop_clean(t, srv, "v4l2 hang server")
+    shutil.rmtree(d)
+
+
 def test_v4l2_refusals():
     with Server("--camera", "v4l2:%s:mjpeg" % DEVICE,
                 env=shim_env(formats="yuyv")) as srv:
@@ -365,7 +411,8 @@ def main():
                      (test_y4m_pipe, ()), (test_y4m_broken_then_fixed, ()),
                      (test_v4l2, ("yuyv", "420")),
                      (test_v4l2, ("mjpeg", "422")),
-                     (test_v4l2_vanish, ()), (test_v4l2_refusals, ()),
+                     (test_v4l2_vanish, ()), (test_v4l2_hang, ()),
+                     (test_v4l2_refusals, ()),
                      (test_bad_specs, ())):
         try:
             fn(*args)
