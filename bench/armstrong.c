@@ -51,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "armstrong.h"
+#include "armstrong/armstrong.h"
 
 #define MAX_THREADS	1024
 #define MAX_ROUNDS	999

@@ -40,7 +40,7 @@
 
 #include <turbojpeg.h>
 
-#include "testpattern.h"
+#include "camera/testpattern.h"
 
 #define WARMUP	20
 

@@ -17,7 +17,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlIO.h>
 
-#include "csv2xml.h"
+#include "stock/csv2xml.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

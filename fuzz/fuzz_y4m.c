@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "y4m.h"
+#include "camera/y4m.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -20,22 +20,22 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "api.h"
-#include "api_jobs.h"
+#include "api/api.h"
+#include "api/api_jobs.h"
 #include "app.h"
-#include "assets.h"
-#include "camera.h"
-#include "cmd_csv2xml.h"
-#include "compq.h"
-#include "fetch.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
+#include "api/assets.h"
+#include "camera/camera.h"
+#include "cmd/cmd_csv2xml.h"
+#include "lib/compq.h"
+#include "stock/fetch.h"
+#include "http/http.h"
+#include "jobs/jobs.h"
+#include "lib/log.h"
 #include "options.h"
-#include "pool.h"
-#include "router.h"
-#include "synthetic.h"
-#include "xmalloc.h"
+#include "lib/pool.h"
+#include "http/router.h"
+#include "api/synthetic.h"
+#include "lib/xmalloc.h"
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)

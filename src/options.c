@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "options.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 enum opt_kind { OPT_UINT, OPT_SECONDS, OPT_STRING, OPT_LISTEN, OPT_LEVEL };
 

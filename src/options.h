@@ -2,8 +2,8 @@
 #ifndef SC_OPTIONS_H
 #define SC_OPTIONS_H
 
-#include "http.h"
-#include "log.h"
+#include "http/http.h"
+#include "lib/log.h"
 
 struct options {
 	char		*listen_host;

@@ -54,7 +54,7 @@
 
 #include <turbojpeg.h>
 
-#include "testpattern.h"
+#include "camera/testpattern.h"
 
 #define CT_MAX_SIDE	16384
 #define CT_MAX_FPS	1000

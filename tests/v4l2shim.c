@@ -99,7 +99,7 @@
 
 #include <turbojpeg.h>
 
-#include "testpattern.h"
+#include "camera/testpattern.h"
 
 #define SHIM_MAX_FORMATS	2
 #define SHIM_MIN_BUFS		2

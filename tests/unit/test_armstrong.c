@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "armstrong.h"
+#include "armstrong/armstrong.h"
 #include "tap.h"
 
 /* A005188, every term below 2^63, and 0 (0^1 = 0). */

@@ -11,7 +11,7 @@
 
 #include <event2/event.h>
 
-#include "compq.h"
+#include "lib/compq.h"
 #include "tap.h"
 
 #define PRODUCERS	3

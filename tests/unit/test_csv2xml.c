@@ -10,9 +10,9 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "csv2xml.h"
+#include "stock/csv2xml.h"
 #include "tap.h"
-#include "xmlname.h"
+#include "stock/xmlname.h"
 
 #define DECL	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 

@@ -32,10 +32,10 @@
 
 #include <curl/curl.h>
 
-#include "fetch.h"
-#include "log.h"
+#include "stock/fetch.h"
+#include "lib/log.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER	1

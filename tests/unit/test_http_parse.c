@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "http_parse.h"
+#include "http/http_parse.h"
 #include "tap.h"
 
 static int

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
+#include "camera/multipart.h"
 #include "tap.h"
 
 struct part {

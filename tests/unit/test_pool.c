@@ -13,8 +13,8 @@
 
 #include <event2/event.h>
 
-#include "compq.h"
-#include "pool.h"
+#include "lib/compq.h"
+#include "lib/pool.h"
 #include "tap.h"
 
 static struct event_base	*base;

@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "reply.h"
+#include "http/reply.h"
 #include "tap.h"
 
 int

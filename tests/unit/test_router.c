@@ -1,7 +1,7 @@
 /* test_router.c - route matching, parameters, 405 and Allow. */
 #include "config.h"
 
-#include "router.h"
+#include "http/router.h"
 #include "tap.h"
 
 static void

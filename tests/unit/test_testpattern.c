@@ -10,9 +10,9 @@
 
 #include <turbojpeg.h>
 
-#include "jpeg.h"
+#include "camera/jpeg.h"
 #include "tap.h"
-#include "testpattern.h"
+#include "camera/testpattern.h"
 
 struct planes {
 	unsigned char	*y, *u, *v;

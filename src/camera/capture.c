@@ -1,0 +1,356 @@
+/*
+ * capture.c - the camera's capture thread.
+ *
+ * It runs while someone watches or waits for a snapshot (camera.c keeps
+ * the count): opens the source, takes a frame (pacing files and the
+ * pattern to their rate; devices pace themselves), encodes it once with
+ * TurboJPEG, or copies a device's own JPEG as it is, and leaves it in
+ * the camera's one-frame slot, writing the eventfd when the slot was
+ * empty. A frame the loop has not taken yet is replaced, not queued.
+ *
+ * A source that fails is closed and opened again every RETRY_MS; until
+ * it works, and while a source stays silent for STALL_MS, viewers get a
+ * "no signal" frame with the reason about once a second. A device (which
+ * paces itself) silent for HUNG_MS is taken for hung and opened again;
+ * a pipe is only waited for, its producer may just be slow.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "camera/camera_int.h"
+#include "camera/camsrc.h"
+#include "camera/jpeg.h"
+#include "lib/log.h"
+#include "camera/multipart.h"
+#include "camera/placeholder.h"
+#include "lib/xmalloc.h"
+
+#define RETRY_MS	1000	/* between attempts to reopen a source */
+#define WAIT_MS		500	/* longest wait in the source for a frame */
+#define STALL_MS	2000	/* no frame this long: show the placeholder */
+#define HUNG_MS		5000	/* no frame from a device this long: reopen */
+
+/* What the capture thread keeps between frames. */
+struct capture {
+	struct camera	*cam;
+	struct jpeg	*jp;
+	struct timespec	 next;		/* when a paced frame is due */
+	struct timespec	 last_good;	/* last frame from the source */
+	struct timespec	 last_shown;	/* last placeholder */
+	unsigned char	*py, *pu, *pv;	/* placeholder planes */
+	unsigned	 pw, ph;
+};
+
+/* Adds ns (less than a second back, or any time forward) to ts. */
+static void
+ts_add_ns(struct timespec *ts, long ns)
+{
+	ts->tv_nsec += ns;
+	while (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+	while (ts->tv_nsec < 0) {
+		ts->tv_sec--;
+		ts->tv_nsec += 1000000000L;
+	}
+}
+
+void
+capture_frame_free(struct frame *f)
+{
+	jpeg_data_free(f->jpeg);
+	free(f);
+}
+
+/* Hands a frame to the loop (called without the lock). */
+static void
+publish(struct camera *cam, struct frame *f)
+{
+	struct frame	*old;
+	uint64_t	 one = 1;
+	ssize_t		 unused;
+
+	f->refs = 1;
+	pthread_mutex_lock(&cam->lock);
+	f->head_len = multipart_head(f->head, f->len, &f->captured,
+	    cam->published++, f->placeholder);
+	old = cam->slot;
+	cam->slot = f;
+	if (old != NULL)
+		cam->replaced++;
+	pthread_mutex_unlock(&cam->lock);
+	if (old != NULL)
+		capture_frame_free(old);	/* never seen by the loop */
+	else {
+		unused = write(cam->efd, &one, sizeof one);
+		(void)unused;		/* EAGAIN: already readable */
+	}
+}
+
+static void
+set_state(struct camera *cam, enum cam_state st, const char *why)
+{
+	enum cam_state	old;
+
+	pthread_mutex_lock(&cam->lock);
+	old = cam->state;
+	cam->state = st;
+	if (st == CAM_FAILED && old != CAM_FAILED)
+		cam->failures++;
+	/* The last failure stays on show while idle: nothing has fixed it. */
+	if (why != NULL)
+		snprintf(cam->error, sizeof cam->error, "%s", why);
+	else if (st == CAM_LIVE)
+		cam->error[0] = '\0';
+	pthread_mutex_unlock(&cam->lock);
+	if (st == CAM_FAILED && old != CAM_FAILED)
+		log_warn("camera: %s; retrying every %d ms", why, RETRY_MS);
+	else if (st == CAM_STALLED && old != CAM_STALLED)
+		log_warn("camera: %s", why);
+	else if (st == CAM_LIVE && (old == CAM_FAILED || old == CAM_STALLED))
+		log_info("camera: %s delivers frames again", cam->source);
+}
+
+/* Sends the "no signal" frame, at most about once a second. */
+static void
+show_placeholder(struct capture *cap, const char *why)
+{
+	struct camera	*cam = cap->cam;
+	struct frame	*f;
+	struct timespec	 now;
+	unsigned	 w, h, fps;
+	const char	*err;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (cap->last_shown.tv_sec != 0 &&
+	    ts_diff(&now, &cap->last_shown) < 0.9)
+		return;
+	cap->last_shown = now;
+
+	/* The size viewers already have, made even and not too small. */
+	camsrc_geometry(cam->src, &w, &h, &fps);
+	w = w < 160 ? 160 : w & ~1U;
+	h = h < 120 ? 120 : h & ~1U;
+	if (w != cap->pw || h != cap->ph) {
+		free(cap->py);
+		free(cap->pu);
+		free(cap->pv);
+		cap->py = xmalloc((size_t)w * h);
+		cap->pu = xmalloc((size_t)(w / 2) * (h / 2));
+		cap->pv = xmalloc((size_t)(w / 2) * (h / 2));
+		cap->pw = w;
+		cap->ph = h;
+	}
+	f = xcalloc(1, sizeof *f);
+	f->placeholder = 1;
+	clock_gettime(CLOCK_REALTIME, &f->captured);
+	placeholder_draw(cap->py, cap->pu, cap->pv, w, h, why, &f->captured);
+	f->jpeg = jpeg_encode_420(cap->jp, cap->py, cap->pu, cap->pv, w, h,
+	    cam->quality, &f->len, &err);
+	if (f->jpeg == NULL) {
+		log_warn("camera: placeholder: %s", err);
+		free(f);
+		return;
+	}
+	pthread_mutex_lock(&cam->lock);
+	cam->placeholders++;
+	pthread_mutex_unlock(&cam->lock);
+	publish(cam, f);
+}
+
+static const enum jpeg_samp layout_samp[] = {
+	[CAMSRC_YUV420] = JPEG_420, [CAMSRC_YUV422] = JPEG_422,
+	[CAMSRC_YUV444] = JPEG_444, [CAMSRC_GRAY] = JPEG_GRAY,
+};
+
+/* Encodes (or copies, for a device's own JPEG) and publishes a frame. */
+static void
+deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
+{
+	struct camera	*cam = cap->cam;
+	struct frame	*f;
+	struct timespec	 t0, t1;
+	const char	*err = "?";
+	unsigned	 fps;
+	double		 age;
+
+	f = xcalloc(1, sizeof *f);
+	clock_gettime(CLOCK_REALTIME, &f->captured);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* A device says when it took the frame: date the frame by that. */
+	age = ts_diff(&t0, &sf->taken);
+	if (sf->taken.tv_sec != 0 && age > 0 && age < 1)
+		ts_add_ns(&f->captured, -(long)(age * 1e9));
+	if (sf->layout == CAMSRC_JPEG) {
+		f->jpeg = jpeg_data_copy(sf->jpeg, sf->jpeg_len);
+		f->len = sf->jpeg_len;
+	} else
+		f->jpeg = jpeg_encode_yuv(cap->jp, layout_samp[sf->layout],
+		    sf->planes, sf->strides, sf->width, sf->height,
+		    cam->quality, &f->len, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cap->last_good = t1;
+	if (f->jpeg == NULL) {
+		log_warn("camera: encode: %s", err);
+		free(f);
+		return;
+	}
+	pthread_mutex_lock(&cam->lock);
+	cam->captured++;
+	if (sf->layout == CAMSRC_JPEG)
+		cam->passed++;
+	else {
+		cam->encoded++;
+		cam->encode_ns += (uint64_t)(ts_diff(&t1, &t0) * 1e9);
+	}
+	camsrc_geometry(cam->src, &cam->width, &cam->height, &fps);
+	cam->fps = fps;
+	cam->format = camsrc_format(cam->src);
+	pthread_mutex_unlock(&cam->lock);
+	publish(cam, f);
+}
+
+static int
+stopping(struct camera *cam)
+{
+	int	stop;
+
+	pthread_mutex_lock(&cam->lock);
+	stop = cam->stopping;
+	pthread_mutex_unlock(&cam->lock);
+	return stop;
+}
+
+/* Waits ms on the condition (viewers leaving or shutdown end it early). */
+static void
+nap(struct camera *cam, long ms)
+{
+	struct timespec	until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	ts_add_ns(&until, ms * 1000000L);
+	pthread_mutex_lock(&cam->lock);
+	while (cam->wanted > 0 && !cam->stopping &&
+	    pthread_cond_timedwait(&cam->wake, &cam->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&cam->lock);
+}
+
+/* Sleeps until the next frame is due; after a stall, does not catch up. */
+static void
+pace(struct capture *cap)
+{
+	struct timespec	now;
+	unsigned	w, h, fps;
+	long		period;
+
+	camsrc_geometry(cap->cam->src, &w, &h, &fps);
+	period = 1000000000L / (long)(fps > 0 ? fps : 1);
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &cap->next, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ts_diff(&now, &cap->next) > (double)period / 1e9)
+		cap->next = now;
+	ts_add_ns(&cap->next, period);
+}
+
+/* One round: open if needed, then one frame, a wait, or a failure. */
+static void
+capture_once(struct capture *cap)
+{
+	struct camera		*cam = cap->cam;
+	struct camsrc_frame	 sf;
+	struct timespec		 now;
+	char			 err[CAMSRC_ERRLEN], why[CAMSRC_ERRLEN + 64];
+	double			 quiet;
+
+	if (!cam->src->is_open) {
+		if (camsrc_open(cam->src, err, sizeof err) != 0) {
+			set_state(cam, CAM_FAILED, err);
+			show_placeholder(cap, err);
+			nap(cam, RETRY_MS);
+			return;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &cap->last_good);
+		cap->next = cap->last_good;
+	}
+	if (camsrc_self_paced(cam->src))
+		pace(cap);
+	switch (camsrc_next(cam->src, &sf, WAIT_MS, err, sizeof err)) {
+	case CAMSRC_FRAME:
+		deliver_frame(cap, &sf);
+		set_state(cam, CAM_LIVE, NULL);
+		break;
+	case CAMSRC_AGAIN:
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		quiet = ts_diff(&now, &cap->last_good);
+		if (quiet * 1000 >= HUNG_MS && !camsrc_self_paced(cam->src)) {
+			snprintf(why, sizeof why, "the device sent no frame "
+			    "for %.0f s", quiet);
+			camsrc_close(cam->src);
+			set_state(cam, CAM_FAILED, why);
+			show_placeholder(cap, why);
+		} else if (quiet * 1000 >= STALL_MS) {
+			snprintf(why, sizeof why, "no frame from the source "
+			    "for %.0f s", quiet);
+			set_state(cam, CAM_STALLED, why);
+			show_placeholder(cap, why);
+		}
+		break;
+	case CAMSRC_FAILED:
+		camsrc_close(cam->src);
+		if (stopping(cam))	/* the wait was cancelled: no failure */
+			break;
+		set_state(cam, CAM_FAILED, err);
+		show_placeholder(cap, err);
+		nap(cam, RETRY_MS);
+		break;
+	}
+}
+
+void *
+capture_main(void *arg)
+{
+	struct capture	 cap;
+	struct camera	*cam = arg;
+	sigset_t	 all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	memset(&cap, 0, sizeof cap);
+	cap.cam = cam;
+	cap.jp = jpeg_new();
+
+	pthread_mutex_lock(&cam->lock);
+	for (;;) {
+		if (cam->wanted == 0 && !cam->stopping) {
+			/* Nobody watches: let the device or file go. */
+			pthread_mutex_unlock(&cam->lock);
+			camsrc_close(cam->src);
+			set_state(cam, CAM_IDLE, NULL);
+			cap.last_shown.tv_sec = 0;
+			pthread_mutex_lock(&cam->lock);
+			while (cam->wanted == 0 && !cam->stopping)
+				pthread_cond_wait(&cam->wake, &cam->lock);
+			if (cam->state == CAM_IDLE)
+				cam->state = CAM_STARTING;
+		}
+		if (cam->stopping)
+			break;
+		pthread_mutex_unlock(&cam->lock);
+		capture_once(&cap);
+		pthread_mutex_lock(&cam->lock);
+	}
+	pthread_mutex_unlock(&cam->lock);
+	camsrc_close(cam->src);
+	jpeg_free(cap.jp);
+	free(cap.py);
+	free(cap.pu);
+	free(cap.pv);
+	return NULL;
+}

@@ -1,0 +1,143 @@
+/*
+ * jpeg.c - TurboJPEG, from YUV planes straight to JPEG.
+ *
+ * Sources hand us planar YUV (the test pattern, y4m, V4L2's YUYV after
+ * a repack), so frames are compressed from the planes with no colour
+ * conversion at all: the cheapest encode TurboJPEG offers. 4:2:2, 4:4:4
+ * and grey (from y4m files) are encoded in their own subsampling.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <turbojpeg.h>
+
+#include "camera/jpeg.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+
+struct jpeg {
+	tjhandle	 tj;
+	unsigned char	*pad;		/* luma padded for odd sizes */
+	size_t		 padsize;
+};
+
+struct jpeg *
+jpeg_new(void)
+{
+	struct jpeg	*j;
+
+	j = xcalloc(1, sizeof *j);
+	if ((j->tj = tjInitCompress()) == NULL)
+		fatalx("jpeg: tjInitCompress: %s", tjGetErrorStr2(NULL));
+	return j;
+}
+
+void
+jpeg_free(struct jpeg *j)
+{
+	if (j == NULL)
+		return;
+	tjDestroy(j->tj);
+	free(j->pad);
+	free(j);
+}
+
+static const int tj_samp[] = {
+	[JPEG_420] = TJSAMP_420, [JPEG_422] = TJSAMP_422,
+	[JPEG_444] = TJSAMP_444, [JPEG_GRAY] = TJSAMP_GRAY,
+};
+
+/*
+ * TurboJPEG reads luma padded to whole chroma blocks (an odd 4:2:0 frame
+ * is read as one column and one row larger). Copies luma into a padded
+ * plane, repeating the last column and row, when the frame is odd.
+ */
+static const unsigned char *
+pad_luma(struct jpeg *j, const unsigned char *y, unsigned stride,
+    unsigned width, unsigned height, int samp, int *out_stride)
+{
+	unsigned	pw, ph, r;
+	unsigned char	*row;
+
+	pw = (unsigned)tjPlaneWidth(0, (int)width, samp);
+	ph = (unsigned)tjPlaneHeight(0, (int)height, samp);
+	*out_stride = (int)stride;
+	if (pw == width && ph == height)
+		return y;
+	if (j->padsize < (size_t)pw * ph) {
+		free(j->pad);
+		j->padsize = (size_t)pw * ph;
+		j->pad = xmalloc(j->padsize);
+	}
+	for (r = 0; r < ph; r++) {
+		row = j->pad + (size_t)r * pw;
+		memcpy(row, y + (size_t)(r < height ? r : height - 1) * stride,
+		    width);
+		memset(row + width, row[width - 1], pw - width);
+	}
+	*out_stride = (int)pw;
+	return j->pad;
+}
+
+unsigned char *
+jpeg_encode_yuv(struct jpeg *j, enum jpeg_samp samp,
+    const unsigned char *const planes[3], const unsigned strides[3],
+    unsigned width, unsigned height, int quality, size_t *len,
+    const char **err)
+{
+	const unsigned char	*in[3];
+	int			 st[3], ts = tj_samp[samp], i;
+	unsigned char		*out = NULL;
+	unsigned long		 size = 0;
+
+	if (width == 0 || height == 0) {
+		*err = "empty frame";
+		return NULL;
+	}
+	in[0] = pad_luma(j, planes[0], strides[0], width, height, ts, &st[0]);
+	for (i = 1; i < 3; i++) {
+		in[i] = samp == JPEG_GRAY ? NULL : planes[i];
+		st[i] = samp == JPEG_GRAY ? 0 : (int)strides[i];
+	}
+	if (tjCompressFromYUVPlanes(j->tj, in, (int)width, st, (int)height,
+	    ts, &out, &size, quality, TJFLAG_FASTDCT) != 0) {
+		*err = tjGetErrorStr2(j->tj);
+		tjFree(out);
+		return NULL;
+	}
+	*len = size;
+	return out;
+}
+
+unsigned char *
+jpeg_encode_420(struct jpeg *j, const unsigned char *y, const unsigned char *u,
+    const unsigned char *v, unsigned width, unsigned height, int quality,
+    size_t *len, const char **err)
+{
+	const unsigned char	*planes[3] = { y, u, v };
+	unsigned		 strides[3];
+
+	strides[0] = width;
+	strides[1] = strides[2] = (width + 1) / 2;
+	return jpeg_encode_yuv(j, JPEG_420, planes, strides, width, height,
+	    quality, len, err);
+}
+
+unsigned char *
+jpeg_data_copy(const void *data, size_t len)
+{
+	unsigned char	*p;
+
+	if ((p = tjAlloc((int)len)) == NULL)
+		fatalx("jpeg: out of memory for %zu bytes", len);
+	memcpy(p, data, len);
+	return p;
+}
+
+void
+jpeg_data_free(unsigned char *p)
+{
+	tjFree(p);
+}

@@ -1,0 +1,230 @@
+/*
+ * router.c - the routing table.
+ *
+ * A short list of (methods, pattern, handler) scanned in order. Patterns
+ * are split into segments once, when added; a request path is split the
+ * same way and compared segment by segment. Knowing every route that
+ * matches the path, whatever its method, gives 405 and Allow for free.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/reply.h"
+#include "http/router.h"
+#include "lib/xmalloc.h"
+
+struct route {
+	unsigned	 methods;
+	char		*pattern;
+	unsigned	 nsegs;
+	char		*segs[ROUTER_MAX_SEGMENTS];
+	route_fn	*fn;
+	void		*arg;
+};
+
+struct router {
+	struct route	*routes;
+	unsigned	 n;
+};
+
+static const struct {
+	unsigned	 method;
+	const char	*name;
+} router_method_names[] = {
+	{ HTTP_GET, "GET" }, { HTTP_HEAD, "HEAD" }, { HTTP_POST, "POST" },
+	{ HTTP_PUT, "PUT" }, { HTTP_PATCH, "PATCH" },
+	{ HTTP_DELETE, "DELETE" }, { HTTP_OPTIONS, "OPTIONS" },
+};
+
+/* Splits an absolute path in place; -1 if it has too many segments. */
+static int
+split_path(char *path, char **segs, unsigned *nsegs)
+{
+	char	*p = path;
+
+	*nsegs = 0;
+	if (*p == '/')
+		p++;
+	if (*p == '\0')
+		return 0;		/* "/" has no segments */
+	for (;;) {
+		if (*nsegs == ROUTER_MAX_SEGMENTS)
+			return -1;
+		segs[(*nsegs)++] = p;
+		if ((p = strchr(p, '/')) == NULL)
+			return 0;
+		*p++ = '\0';
+	}
+}
+
+struct router *
+router_new(void)
+{
+	return xcalloc(1, sizeof(struct router));
+}
+
+void
+router_free(struct router *r)
+{
+	unsigned	i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++)
+		free(r->routes[i].pattern);
+	free(r->routes);
+	free(r);
+}
+
+void
+router_add(struct router *r, unsigned methods, const char *pattern,
+    route_fn *fn, void *arg)
+{
+	struct route	*rt;
+
+	if (pattern[0] != '/')
+		fatalx("router: pattern %s is not absolute", pattern);
+	r->routes = xreallocarray(r->routes, r->n + 1, sizeof *r->routes);
+	rt = &r->routes[r->n++];
+	memset(rt, 0, sizeof *rt);
+	if (methods & HTTP_GET)
+		methods |= HTTP_HEAD;
+	rt->methods = methods;
+	rt->pattern = xstrdup(pattern);
+	if (split_path(rt->pattern, rt->segs, &rt->nsegs) != 0)
+		fatalx("router: pattern %s has too many segments", pattern);
+	rt->fn = fn;
+	rt->arg = arg;
+}
+
+/* Compares one route with split path segments, collecting parameters. */
+static int
+route_matches(const struct route *rt, char **segs, unsigned nsegs,
+    struct route_params *params)
+{
+	unsigned	i;
+	size_t		len;
+
+	if (rt->nsegs != nsegs)
+		return 0;
+	params->n = 0;
+	for (i = 0; i < nsegs; i++) {
+		len = strlen(rt->segs[i]);
+		if (rt->segs[i][0] == '{' && rt->segs[i][len - 1] == '}') {
+			if (segs[i][0] == '\0' ||
+			    params->n == ROUTER_MAX_PARAMS)
+				return 0;
+			params->names[params->n] = rt->segs[i];
+			params->values[params->n] = segs[i];
+			params->n++;
+		} else if (strcmp(rt->segs[i], segs[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+route_fn *
+router_match(const struct router *r, enum http_method method,
+    const char *path, struct route_params *params, void **arg,
+    unsigned *allowed)
+{
+	struct route_params	 tmp;
+	char			*segs[ROUTER_MAX_SEGMENTS];
+	unsigned		 nsegs, i;
+	size_t			 len = strlen(path);
+
+	*allowed = 0;
+	memset(params, 0, sizeof *params);
+	if (len >= sizeof params->buf)
+		return NULL;
+	memcpy(params->buf, path, len + 1);
+	if (split_path(params->buf, segs, &nsegs) != 0)
+		return NULL;
+
+	for (i = 0; i < r->n; i++) {
+		const struct route *rt = &r->routes[i];
+
+		if (!route_matches(rt, segs, nsegs, &tmp))
+			continue;
+		*allowed |= rt->methods;
+		if (rt->methods & method) {
+			params->n = tmp.n;
+			memcpy(params->names, tmp.names, sizeof tmp.names);
+			memcpy(params->values, tmp.values, sizeof tmp.values);
+			*arg = rt->arg;
+			return rt->fn;
+		}
+	}
+	return NULL;
+}
+
+const char *
+route_param(const struct route_params *params, const char *name)
+{
+	size_t		len = strlen(name);
+	unsigned	i;
+
+	/* Stored names keep their braces: "{id}". */
+	for (i = 0; i < params->n; i++) {
+		if (strncmp(params->names[i] + 1, name, len) == 0 &&
+		    params->names[i][len + 1] == '}')
+			return params->values[i];
+	}
+	return NULL;
+}
+
+char *
+router_allow_string(unsigned methods, char *buf, size_t len)
+{
+	size_t		off = 0, i, n;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof router_method_names /
+	    sizeof router_method_names[0]; i++) {
+		if (!(methods & router_method_names[i].method))
+			continue;
+		n = strlen(router_method_names[i].name);
+		if (off + n + 3 > len)
+			break;
+		if (off > 0) {
+			memcpy(buf + off, ", ", 2);
+			off += 2;
+		}
+		memcpy(buf + off, router_method_names[i].name, n + 1);
+		off += n;
+	}
+	return buf;
+}
+
+void
+router_dispatch(const struct router *r, struct http_request *req)
+{
+	struct route_params	 params;
+	route_fn		*fn;
+	void			*arg = NULL;
+	unsigned		 allowed;
+	char			 allow[128];
+	enum http_method	 method = http_request_method(req);
+
+	fn = router_match(r, method, http_request_path(req), &params, &arg,
+	    &allowed);
+	if (fn != NULL) {
+		fn(req, &params, arg);
+		return;
+	}
+	if (allowed == 0) {
+		reply_problem(req, 404, "no resource at %s",
+		    http_request_path(req));
+		return;
+	}
+	router_allow_string(allowed | HTTP_OPTIONS, allow, sizeof allow);
+	http_reply_header(req, "Allow", allow);
+	if (method == HTTP_OPTIONS) {
+		http_reply(req, 204, NULL, NULL, 0);
+		return;
+	}
+	reply_problem(req, 405, "%s is not allowed on %s; allowed: %s",
+	    http_request_method_name(req), http_request_path(req), allow);
+}

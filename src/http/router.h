@@ -1,0 +1,44 @@
+/* router.h - method + path pattern -> handler. */
+#ifndef SC_ROUTER_H
+#define SC_ROUTER_H
+
+#include "http/http.h"
+
+#define ROUTER_MAX_PARAMS	4
+#define ROUTER_MAX_SEGMENTS	16
+
+struct router;
+
+struct route_params {
+	unsigned	 n;
+	const char	*names[ROUTER_MAX_PARAMS];
+	const char	*values[ROUTER_MAX_PARAMS];
+	char		 buf[512];	/* holds the values */
+};
+
+typedef void	route_fn(struct http_request *, const struct route_params *,
+		    void *arg);
+
+struct router	*router_new(void);
+void		 router_free(struct router *);
+/*
+ * Patterns are absolute paths whose segments are literal or {name}, which
+ * matches one non-empty segment. `methods` is a mask of enum http_method;
+ * a GET route answers HEAD too.
+ */
+void		 router_add(struct router *, unsigned methods,
+		    const char *pattern, route_fn *, void *arg);
+/*
+ * Finds the route for method and path. NULL when none matches; then
+ * *allowed is the mask of methods the path does accept (0: no such path).
+ */
+route_fn	*router_match(const struct router *, enum http_method,
+		    const char *path, struct route_params *, void **arg,
+		    unsigned *allowed);
+/* Runs the matching route, or answers 404 / 405 (with Allow) / OPTIONS. */
+void		 router_dispatch(const struct router *, struct http_request *);
+const char	*route_param(const struct route_params *, const char *name);
+/* "GET, HEAD, POST" for a mask; returns buf. */
+char		*router_allow_string(unsigned methods, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,1125 @@
+/*
+ * csv2xml.c - the CSV to XML converter.
+ *
+ * A push parser: bytes come in chunks of any size and each record is
+ * written out as soon as it ends, so memory holds one field at most
+ * (bounded by max_field) whatever the size of the file. The document is
+ *
+ *	<?xml version="1.0" encoding="UTF-8"?>
+ *	<Data>
+ *		<Row>
+ *			<Header1>value</Header1> ...
+ *		</Row> ...
+ *	</Data>
+ *
+ * with header names rewritten by xmlname.c. Output is assembled in a
+ * 64 KiB buffer and handed to libxml2's output layer (xmlOutputBuffer)
+ * a buffer at a time. Each field's opening and closing tags are built
+ * once, from the header, so writing a value is two copies and the value.
+ *
+ * Input checks happen in the one pass over the bytes: UTF-8 is decoded
+ * strictly (no overlongs, surrogates, or U+FFFE/U+FFFF), and NUL and the
+ * C0 controls XML 1.0 forbids are errors naming the line and the byte
+ * column, never passed through.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "lib/bgwrite.h"
+#include "stock/csv2xml.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+#include "stock/xmlname.h"
+
+#define OBUF_SIZE	(256 * 1024)
+#define OBUF_SLACK	128	/* room for the fixed-size copies below */
+#define TAG_COPY	32	/* tags shorter than this copy in one move */
+#define SHORT_VALUE	16	/* values this short copy in one move */
+#define READ_SIZE	(256 * 1024)
+
+enum csv_state {
+	ST_BOM,		/* the first bytes: a byte-order mark? */
+	ST_FIELD,	/* a field starts */
+	ST_UNQUOTED,	/* inside an unquoted field */
+	ST_QUOTED,	/* inside a quoted field */
+	ST_QUOTE,	/* a quote inside a quoted field: "" or the end? */
+	ST_CR,		/* after a CR ending a record: eat an LF */
+};
+
+/* Byte classes for the scanner. */
+enum {
+	C_PLAIN, C_ESC, C_COMMA, C_LF, C_CR, C_QUOTE, C_HIGH, C_BAD
+};
+
+/* Built at compile time: conversions run on several threads at once. */
+static const unsigned char byte_class[256] = {
+	[0x00 ... 0x08] = C_BAD,	/* 0x09, tab: C_PLAIN (0) */
+	['\n'] = C_LF,
+	[0x0b ... 0x0c] = C_BAD,
+	['\r'] = C_CR,
+	[0x0e ... 0x1f] = C_BAD,
+	['"'] = C_QUOTE,
+	['&'] = C_ESC,
+	[','] = C_COMMA,
+	['<'] = C_ESC,
+	['>'] = C_ESC,
+	[0x80 ... 0xff] = C_HIGH,
+};
+
+struct column {
+	char	*open;		/* "\t\t<Name>" */
+	char	*close;		/* "</Name>\n" */
+	char	*empty;		/* "\t\t<Name/>\n" */
+	size_t	 open_len, close_len, empty_len;
+	int	 short_tags;	/* each fits in TAG_COPY bytes */
+};
+
+struct csv2xml {
+	xmlOutputBufferPtr	 out;
+	struct csv2xml_limits	 lim;
+	enum csv_state		 st;
+	unsigned char		 bom[3];
+	size_t			 bomlen;
+
+	/* Where we are: the chunk being scanned starts at offset `base`. */
+	const char		*chunk;
+	uint64_t		 base;
+	uint64_t		 line;
+	uint64_t		 line_start;	/* offset of the line's first byte */
+	uint64_t		 rec_line;	/* line the record started on */
+	uint64_t		 field_line;
+	uint64_t		 cr_at;		/* the CR that may end a record */
+
+	/* An unfinished UTF-8 sequence, and where its first byte stands. */
+	unsigned		 u_need;
+	uint64_t		 u_start;
+	unsigned char		 u_lo, u_hi;
+	uint32_t		 u_cp;
+
+	/* The field being read, when it spans chunks or is quoted. */
+	char			*fbuf;
+	size_t			 flen, fcap;
+	int			 quoted;
+	int			 escape;	/* holds & < > or CR */
+	unsigned		 col;
+
+	/* The header, until it is complete. */
+	int			 have_header;
+	char			**hraw;
+	size_t			*hlen;
+	unsigned		 hn, hcap;
+	struct column		*cols;
+	unsigned		 ncols;
+	int			 short_tags;	/* every column's are */
+	size_t			 row_room;	/* tags of a record, and slack */
+
+	char			*obuf;
+	size_t			 olen;
+	struct bgwrite		*bw;		/* write-behind, or NULL */
+	struct csv2xml_stats	 stats;
+	int			 failed;
+	char			 err[256];
+};
+
+static uint64_t
+offset_of(const struct csv2xml *c, const unsigned char *s)
+{
+	return c->base + (uint64_t)((const char *)s - c->chunk);
+}
+
+static int PRINTFLIKE(2, 3)
+fail(struct csv2xml *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!c->failed) {
+		va_start(ap, fmt);
+		vsnprintf(c->err, sizeof c->err, fmt, ap);
+		va_end(ap);
+		c->failed = 1;
+	}
+	return -1;
+}
+
+static int
+fail_at_offset(struct csv2xml *c, uint64_t off, const char *what)
+{
+	return fail(c, "line %llu, column %llu: %s",
+	    (unsigned long long)c->line,
+	    (unsigned long long)(off - c->line_start + 1), what);
+}
+
+static int
+fail_at(struct csv2xml *c, const unsigned char *s, const char *what)
+{
+	return fail_at_offset(c, offset_of(c, s), what);
+}
+
+/* --- output --- */
+
+/* Loops over the output's write callback until all of buf is taken. */
+static int
+sink_write(void *arg, const char *p, size_t n)
+{
+	xmlOutputBufferPtr	ob = arg;
+	int			w;
+
+	while (n > 0) {
+		w = ob->writecallback(ob->context, p, n > INT32_MAX ?
+		    INT32_MAX : (int)n);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Hands n bytes to the output. Without an encoder, xmlOutputBufferWrite
+ * would copy them into its own buffer and pass them on in 4 KB to 16 KB
+ * writes; ours is already a large buffer, so it goes to the output's
+ * write callback (its fd, file or memory sink) whole.
+ */
+static int
+out_write(struct csv2xml *c, const char *p, size_t n)
+{
+	xmlOutputBufferPtr	ob = c->out;
+
+	c->stats.bytes_out += n;
+	if (ob->encoder != NULL || ob->writecallback == NULL) {
+		if (xmlOutputBufferWrite(ob, (int)n, p) < 0)
+			return fail(c, "cannot write the output");
+		return 0;
+	}
+	if ((c->bw != NULL && bgwrite_wait(c->bw) != 0) ||
+	    xmlOutputBufferFlush(ob) < 0 || sink_write(ob, p, n) != 0)
+		return fail(c, "cannot write the output");
+	return 0;
+}
+
+static int
+out_flush(struct csv2xml *c)
+{
+	if (c->olen == 0)
+		return 0;
+	if (c->bw == NULL) {
+		if (out_write(c, c->obuf, c->olen) != 0)
+			return -1;
+	} else {
+		/* The writer takes this buffer; fill another meanwhile. */
+		c->stats.bytes_out += c->olen;
+		if (bgwrite_submit(c->bw, c->obuf, c->olen) != 0) {
+			c->obuf = bgwrite_buffer(c->bw);
+			return fail(c, "cannot write the output");
+		}
+		c->obuf = bgwrite_buffer(c->bw);
+	}
+	c->olen = 0;
+	return 0;
+}
+
+static inline int
+out_put(struct csv2xml *c, const char *p, size_t n)
+{
+	if (c->olen + n > OBUF_SIZE) {
+		if (out_flush(c) != 0)
+			return -1;
+		if (n > OBUF_SIZE)
+			return out_write(c, p, n);
+	}
+	memcpy(c->obuf + c->olen, p, n);
+	c->olen += n;
+	return 0;
+}
+
+static int
+out_escaped(struct csv2xml *c, const char *p, size_t n)
+{
+	const char	*end = p + n, *run = p, *rep;
+	size_t		 rlen;
+
+	for (; p < end; p++) {
+		switch (*p) {
+		case '&':  rep = "&amp;"; rlen = 5; break;
+		case '<':  rep = "&lt;";  rlen = 4; break;
+		case '>':  rep = "&gt;";  rlen = 4; break;
+		case '\r': rep = "&#13;"; rlen = 5; break;	/* keep it exact */
+		default:
+			continue;
+		}
+		if (out_put(c, run, (size_t)(p - run)) != 0 ||
+		    out_put(c, rep, rlen) != 0)
+			return -1;
+		run = p + 1;
+	}
+	return out_put(c, run, (size_t)(end - run));
+}
+
+/* --- records --- */
+
+/* Gives a tag TAG_COPY readable bytes, so it can be copied in one move. */
+static char *
+tag_pad(char *tag, size_t len)
+{
+	char	*p = xcalloc(1, TAG_COPY);
+
+	memcpy(p, tag, len);
+	free(tag);
+	return p;
+}
+
+static void
+columns_build(struct csv2xml *c)
+{
+	char		**names;
+	unsigned	  i;
+
+	names = xmlname_rewrite((const char *const *)c->hraw, c->hlen, c->hn);
+	c->ncols = c->hn;
+	c->cols = xcalloc(c->ncols, sizeof *c->cols);
+	for (i = 0; i < c->ncols; i++) {
+		struct column *col = &c->cols[i];
+
+		col->open_len = (size_t)xasprintf(&col->open, "\t\t<%s>",
+		    names[i]);
+		col->close_len = (size_t)xasprintf(&col->close, "</%s>\n",
+		    names[i]);
+		col->empty_len = (size_t)xasprintf(&col->empty, "\t\t<%s/>\n",
+		    names[i]);
+		col->short_tags = col->empty_len < TAG_COPY;
+		if (col->short_tags) {
+			col->open = tag_pad(col->open, col->open_len);
+			col->close = tag_pad(col->close, col->close_len);
+			col->empty = tag_pad(col->empty, col->empty_len);
+		}
+	}
+	xmlname_free(names, c->hn);
+	c->short_tags = 1;
+	c->row_room = 7 + 8 + 2 * TAG_COPY;
+	for (i = 0; i < c->ncols; i++) {
+		c->short_tags &= c->cols[i].short_tags;
+		c->row_room += c->cols[i].open_len + c->cols[i].close_len +
+		    c->cols[i].empty_len;
+	}
+}
+
+static int
+header_field(struct csv2xml *c, const char *data, size_t len, int eol)
+{
+	static const char	prolog[] =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Data>\n";
+
+	if (eol && c->hn == 0 && len == 0 && !c->quoted)
+		return 0;		/* an empty line before the header */
+	if (c->hn == c->lim.max_columns)
+		return fail(c, "line %llu: the header has more than %u columns "
+		    "(the limit)", (unsigned long long)c->rec_line,
+		    c->lim.max_columns);
+	if (c->hn == c->hcap) {
+		c->hcap = c->hcap ? c->hcap * 2 : 16;
+		c->hraw = xreallocarray(c->hraw, c->hcap, sizeof *c->hraw);
+		c->hlen = xreallocarray(c->hlen, c->hcap, sizeof *c->hlen);
+	}
+	c->hraw[c->hn] = xstrndup(data, len);
+	c->hlen[c->hn] = len;
+	c->hn++;
+	if (!eol)
+		return 0;
+	columns_build(c);
+	c->have_header = 1;
+	return out_put(c, prolog, sizeof prolog - 1);
+}
+
+/*
+ * One element. The common case (short tags and value, nothing to
+ * escape, room in the buffer) copies fixed sizes, which compile to a
+ * few vector moves instead of memcpy calls; the cursor then advances by
+ * the real lengths. `data` must have SHORT_VALUE readable bytes.
+ */
+static inline int
+out_element(struct csv2xml *c, const struct column *col, const char *data,
+    size_t len)
+{
+	char	*o;
+
+	if (!col->short_tags || c->escape || len > SHORT_VALUE ||
+	    c->olen + OBUF_SLACK > OBUF_SIZE) {
+		if (len == 0)
+			return out_put(c, col->empty, col->empty_len);
+		if (out_put(c, col->open, col->open_len) != 0 ||
+		    (c->escape ? out_escaped(c, data, len) :
+		    out_put(c, data, len)) != 0)
+			return -1;
+		return out_put(c, col->close, col->close_len);
+	}
+	o = c->obuf + c->olen;
+	if (len == 0) {
+		memcpy(o, col->empty, TAG_COPY);
+		c->olen += col->empty_len;
+		return 0;
+	}
+	memcpy(o, col->open, TAG_COPY);
+	o += col->open_len;
+	memcpy(o, data, SHORT_VALUE);
+	o += len;
+	memcpy(o, col->close, TAG_COPY);
+	c->olen = (size_t)(o + col->close_len - c->obuf);
+	return 0;
+}
+
+static int
+data_field(struct csv2xml *c, const char *data, size_t len, int eol)
+{
+	const struct column	*col;
+
+	if (eol && c->col == 0 && len == 0 && !c->quoted)
+		return 0;		/* an empty line */
+	if (c->col == c->ncols)
+		return fail(c, "line %llu: the record has more fields than "
+		    "the header's %u", (unsigned long long)c->rec_line,
+		    c->ncols);
+	if (c->col == 0 && out_put(c, "\t<Row>\n", 7) != 0)
+		return -1;
+	if (out_element(c, &c->cols[c->col++], data, len) != 0)
+		return -1;
+	if (!eol)
+		return 0;
+	/* Short records are padded with empty elements. */
+	for (; c->col < c->ncols; c->col++) {
+		col = &c->cols[c->col];
+		if (out_put(c, col->empty, col->empty_len) != 0)
+			return -1;
+	}
+	c->col = 0;
+	c->stats.rows++;
+	return out_put(c, "\t</Row>\n", 8);
+}
+
+static int
+field_end(struct csv2xml *c, const char *data, size_t len, int eol)
+{
+	int	rv;
+
+	if (data == NULL)
+		data = "";	/* an empty field never touched fbuf */
+	if (len > c->lim.max_field)
+		return fail(c, "line %llu: a field is longer than %zu bytes "
+		    "(the limit)", (unsigned long long)c->field_line,
+		    c->lim.max_field);
+	rv = c->have_header ? data_field(c, data, len, eol) :
+	    header_field(c, data, len, eol);
+	c->flen = 0;
+	c->quoted = 0;
+	c->escape = 0;
+	return rv;
+}
+
+static int
+field_append(struct csv2xml *c, const char *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (c->flen + n > c->lim.max_field)
+		return fail(c, "line %llu: a field is longer than %zu bytes "
+		    "(the limit)", (unsigned long long)c->field_line,
+		    c->lim.max_field);
+	if (c->flen + n > c->fcap) {
+		while (c->flen + n > c->fcap)
+			c->fcap = c->fcap ? c->fcap * 2 : 4096;
+		/* SHORT_VALUE bytes of slack, for out_element. */
+		c->fbuf = xreallocarray(c->fbuf, c->fcap + SHORT_VALUE, 1);
+	}
+	memcpy(c->fbuf + c->flen, p, n);
+	c->flen += n;
+	return 0;
+}
+
+/* --- scanning --- */
+
+/*
+ * Skips ordinary text: printable ASCII other than , " & < >. With SSE2
+ * (every x86-64) sixteen bytes are tested at once; a byte the vector
+ * test stops on that is ordinary after all (a tab) is left to the caller.
+ */
+static inline const unsigned char *
+skip_plain(const unsigned char *s, const unsigned char *end)
+{
+#ifdef __SSE2__
+	const __m128i	space = _mm_set1_epi8(0x20);
+	const __m128i	comma = _mm_set1_epi8(',');
+	const __m128i	quote = _mm_set1_epi8('"');
+	const __m128i	amp = _mm_set1_epi8('&');
+	const __m128i	lt = _mm_set1_epi8('<');
+	const __m128i	gt = _mm_set1_epi8('>');
+	__m128i		v, m;
+	int		bits;
+
+	while (end - s >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)s);
+		/* Signed: controls and bytes >= 0x80 are both "< 0x20". */
+		m = _mm_or_si128(_mm_cmplt_epi8(v, space),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, comma),
+		    _mm_cmpeq_epi8(v, quote)));
+		m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, lt),
+		    _mm_cmpeq_epi8(v, gt))));
+		if ((bits = _mm_movemask_epi8(m)) != 0)
+			return s + __builtin_ctz((unsigned)bits);
+		s += 16;
+	}
+#endif
+	while (s < end && byte_class[*s] == C_PLAIN)
+		s++;
+	return s;
+}
+
+/* Starts a multi-byte UTF-8 sequence at lead byte b; -1 if b cannot. */
+static int
+utf8_start(struct csv2xml *c, unsigned char b)
+{
+	c->u_lo = 0x80;
+	c->u_hi = 0xBF;
+	if (b >= 0xC2 && b <= 0xDF) {
+		c->u_need = 1;
+		c->u_cp = b & 0x1F;
+	} else if (b >= 0xE0 && b <= 0xEF) {
+		c->u_need = 2;
+		c->u_cp = b & 0x0F;
+		if (b == 0xE0)
+			c->u_lo = 0xA0;		/* no overlongs */
+		else if (b == 0xED)
+			c->u_hi = 0x9F;		/* no surrogates */
+	} else if (b >= 0xF0 && b <= 0xF4) {
+		c->u_need = 3;
+		c->u_cp = b & 0x07;
+		if (b == 0xF0)
+			c->u_lo = 0x90;
+		else if (b == 0xF4)
+			c->u_hi = 0x8F;		/* nothing past U+10FFFF */
+	} else
+		return -1;
+	return 0;
+}
+
+/*
+ * Advances over field text from s, validating it; returns where a byte
+ * that ends the text stands (a delimiter, or a quote in a quoted field),
+ * `end` if the chunk ran out, or NULL on an error.
+ */
+static const unsigned char *
+scan_text(struct csv2xml *c, const unsigned char *s, const unsigned char *end)
+{
+	unsigned char	b;
+
+	while (s < end) {
+		if (c->u_need > 0) {
+			b = *s;
+			if (b < c->u_lo || b > c->u_hi) {
+				/* Name the sequence, not the byte after it. */
+				fail_at_offset(c, c->u_start, "invalid UTF-8");
+				return NULL;
+			}
+			c->u_cp = c->u_cp << 6 | (b & 0x3F);
+			c->u_lo = 0x80;
+			c->u_hi = 0xBF;
+			if (--c->u_need == 0 &&
+			    (c->u_cp == 0xFFFE || c->u_cp == 0xFFFF)) {
+				fail_at_offset(c, c->u_start, "U+FFFE and "
+				    "U+FFFF are not allowed in XML");
+				return NULL;
+			}
+			s++;
+			continue;
+		}
+		/* The hot loop: ordinary text up to a delimiter. */
+		if ((s = skip_plain(s, end)) == end)
+			break;
+		b = *s;
+		if (!c->quoted && (b == ',' || b == '\n'))
+			return s;	/* the usual end: no table, no jump */
+		switch (byte_class[b]) {
+		case C_PLAIN:
+			break;
+		case C_ESC:
+			c->escape = 1;
+			break;
+		case C_HIGH:
+			c->u_start = offset_of(c, s);
+			if (utf8_start(c, b) != 0) {
+				fail_at(c, s, "invalid UTF-8");
+				return NULL;
+			}
+			break;
+		case C_QUOTE:
+			if (c->quoted)
+				return s;
+			break;		/* literal in an unquoted field */
+		case C_COMMA:
+			if (!c->quoted)
+				return s;
+			break;
+		case C_CR:
+			if (!c->quoted)
+				return s;
+			c->escape = 1;
+			break;
+		case C_LF:
+			if (!c->quoted)
+				return s;
+			c->line++;
+			c->line_start = offset_of(c, s) + 1;
+			break;
+		case C_BAD:
+			fail_at(c, s, b == 0 ? "NUL byte" :
+			    "control character not allowed in XML");
+			return NULL;
+		}
+		s++;
+	}
+	return end;
+}
+
+#ifdef __SSE2__
+/* Bit i of each mask describes s[i], for 64 bytes. */
+struct masks {
+	uint64_t	comma, lf, special;
+};
+
+static inline void
+masks64(const unsigned char *s, struct masks *m)
+{
+	const __m128i	space = _mm_set1_epi8(0x20), comma = _mm_set1_epi8(',');
+	const __m128i	lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	const __m128i	quote = _mm_set1_epi8('"'), amp = _mm_set1_epi8('&');
+	const __m128i	lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+	uint64_t	crs = 0;
+	__m128i		v, sp;
+	int		i;
+
+	m->comma = m->lf = m->special = 0;
+	for (i = 0; i < 4; i++) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
+		sp = _mm_or_si128(_mm_cmplt_epi8(v, space),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, amp),
+		    _mm_or_si128(_mm_cmpeq_epi8(v, lt),
+		    _mm_cmpeq_epi8(v, gt)))));
+		m->comma |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, comma)) << (16 * i);
+		m->lf |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, lf)) << (16 * i);
+		crs |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, cr)) << (16 * i);
+		m->special |= (uint64_t)(uint16_t)_mm_movemask_epi8(sp) <<
+		    (16 * i);
+	}
+	/* LF, and a CR right before one, end records: not special. */
+	m->special &= ~(m->lf | (crs & (m->lf >> 1)));
+}
+
+/*
+ * Emits the fields of one plain record whose commas are in `commas`,
+ * into o. The caller has made room for the whole record (row_room) and
+ * knows every tag is short, so each field is three fixed-size copies.
+ */
+static inline char *
+fast_fields(const struct csv2xml *c, char *o, const unsigned char *s,
+    uint64_t commas, unsigned base, unsigned *col, unsigned *start)
+{
+	const struct column	*cl;
+	unsigned		 pos, len;
+
+	for (; commas != 0; commas &= commas - 1) {
+		pos = base + (unsigned)__builtin_ctzll(commas);
+		len = pos - *start;
+		cl = &c->cols[(*col)++];
+		if (len == 0) {
+			memcpy(o, cl->empty, TAG_COPY);
+			o += cl->empty_len;
+		} else {
+			memcpy(o, cl->open, TAG_COPY);
+			o += cl->open_len;
+			if (len <= SHORT_VALUE)
+				memcpy(o, s + *start, SHORT_VALUE);
+			else
+				memcpy(o, s + *start, len);
+			o += len;
+			memcpy(o, cl->close, TAG_COPY);
+			o += cl->close_len;
+		}
+		*start = pos + 1;
+	}
+	return o;
+}
+
+/* Set bits; without -mpopcnt the builtin is a library call. */
+static inline unsigned
+bits_set(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* A mask of bits 0..n (n < 64). */
+static inline uint64_t
+upto(unsigned n)
+{
+	return n == 63 ? ~0ULL : (2ULL << n) - 1;
+}
+
+/*
+ * The fast lane for ordinary data: whole records of at most 127 bytes
+ * with nothing to escape, quote or validate, found with two 64-byte
+ * masks each and written without the byte-at-a-time state machine.
+ * Returns where it stopped: always at the start of a record, which the
+ * state machine then takes (it handles everything, errors included).
+ */
+static const unsigned char *
+fast_records(struct csv2xml *c, const unsigned char *s,
+    const unsigned char *end)
+{
+	struct masks	 m0, m1;
+	uint64_t	 in0, in1;
+	unsigned	 rec_end, start, last, col;
+	char		*o;
+
+	if (!c->short_tags)
+		return s;
+	/* 128 bytes to mask, and SHORT_VALUE more to copy values. */
+	while (end - s >= 128 + SHORT_VALUE) {
+		masks64(s, &m0);
+		masks64(s + 64, &m1);
+		if (m0.lf != 0) {
+			rec_end = (unsigned)__builtin_ctzll(m0.lf);
+			in0 = upto(rec_end);
+			in1 = 0;
+		} else if (m1.lf != 0) {
+			rec_end = 64 + (unsigned)__builtin_ctzll(m1.lf);
+			in0 = ~0ULL;
+			in1 = upto(rec_end - 64);
+		} else
+			break;
+		if ((m0.special & in0) || (m1.special & in1))
+			break;
+		m0.comma &= in0;
+		m1.comma &= in1;
+		if (bits_set(m0.comma) + bits_set(m1.comma) >= c->ncols)
+			break;		/* too many fields: let it be reported */
+		last = rec_end > 0 && s[rec_end - 1] == '\r' ? rec_end - 1 :
+		    rec_end;
+		if (last == 0) {
+			s += rec_end + 1;	/* an empty line */
+			c->line++;
+			c->line_start = offset_of(c, s);
+			continue;
+		}
+		/* Room for the record's elements, its value bytes, slack. */
+		if (c->olen + c->row_room + rec_end > OBUF_SIZE &&
+		    out_flush(c) != 0)
+			return NULL;
+		o = c->obuf + c->olen;
+		memcpy(o, "\t<Row>\n", 8);
+		o += 7;
+		col = start = 0;
+		o = fast_fields(c, o, s, m0.comma, 0, &col, &start);
+		o = fast_fields(c, o, s, m1.comma, 64, &col, &start);
+		/* The last field ends at the LF (or CRLF): a comma there. */
+		o = fast_fields(c, o, s, 1ULL << (last & 63), last & ~63U,
+		    &col, &start);
+		for (; col < c->ncols; col++) {
+			memcpy(o, c->cols[col].empty, TAG_COPY);
+			o += c->cols[col].empty_len;
+		}
+		memcpy(o, "\t</Row>\n", 8);
+		c->olen = (size_t)(o + 8 - c->obuf);
+		c->stats.rows++;
+		s += rec_end + 1;
+		c->line++;
+		c->line_start = offset_of(c, s);
+	}
+	return s;
+}
+#endif
+
+/* Ends the current line at s (a CR or LF just consumed). */
+static void
+new_line(struct csv2xml *c, const unsigned char *s)
+{
+	c->line++;
+	c->line_start = offset_of(c, s) + 1;
+}
+
+static int
+process(struct csv2xml *c, const char *buf, size_t len, uint64_t base)
+{
+	const unsigned char	*s = (const unsigned char *)buf;
+	const unsigned char	*end = s + len, *start, *stop;
+
+	c->chunk = buf;
+	c->base = base;
+	while (s < end) {
+		switch (c->st) {
+		case ST_BOM:
+			fatalx("csv2xml: BOM state in process");
+		case ST_CR:
+			/* Records end with LF or CRLF; a lone CR is refused. */
+			if (*s != '\n')
+				return fail_at_offset(c, c->cr_at, "a CR outside "
+				    "quotes must be followed by LF");
+			new_line(c, s);
+			c->st = ST_FIELD;
+			s++;
+			break;
+		case ST_FIELD:
+#ifdef __SSE2__
+			if (c->have_header && c->col == 0) {
+				if ((s = fast_records(c, s, end)) == NULL)
+					return -1;
+				if (s == end)
+					break;
+			}
+#endif
+			c->field_line = c->line;
+			if (c->col == 0 && (c->have_header || c->hn == 0))
+				c->rec_line = c->line;
+			if (*s == '"') {
+				c->quoted = 1;
+				c->st = ST_QUOTED;
+				s++;
+				break;
+			}
+			c->st = ST_UNQUOTED;
+			/* FALLTHROUGH */
+		case ST_UNQUOTED:
+			start = s;
+			if ((stop = scan_text(c, s, end)) == NULL)
+				return -1;
+			if (stop == end)
+				return field_append(c, (const char *)start,
+				    (size_t)(end - start));
+			/*
+			 * A field whole in this chunk goes straight from the
+			 * input, if out_element may read SHORT_VALUE bytes.
+			 */
+			if (c->flen == 0 && end - start >= SHORT_VALUE) {
+				if (field_end(c, (const char *)start,
+				    (size_t)(stop - start), *stop != ',') != 0)
+					return -1;
+			} else if (field_append(c, (const char *)start,
+			    (size_t)(stop - start)) != 0 ||
+			    field_end(c, c->fbuf, c->flen, *stop != ',') != 0)
+				return -1;
+			s = stop;
+			goto delimiter;
+		case ST_QUOTED:
+			start = s;
+			if ((stop = scan_text(c, s, end)) == NULL ||
+			    field_append(c, (const char *)start,
+			    (size_t)(stop - start)) != 0)
+				return -1;
+			if (stop == end)
+				return 0;
+			c->st = ST_QUOTE;	/* stop is the quote */
+			s = stop + 1;
+			break;
+		case ST_QUOTE:
+			if (*s == '"') {	/* "" is one quote */
+				if (field_append(c, "\"", 1) != 0)
+					return -1;
+				c->st = ST_QUOTED;
+				s++;
+				break;
+			}
+			if (*s != ',' && *s != '\n' && *s != '\r')
+				return fail_at(c, s, "only a comma or the end "
+				    "of the record may follow a closing quote");
+			if (field_end(c, c->fbuf, c->flen, *s != ',') != 0)
+				return -1;
+			goto delimiter;
+		}
+		continue;
+delimiter:
+		/* s is the comma, CR or LF that ended a field. */
+		if (*s == ',')
+			c->st = ST_FIELD;
+		else if (*s == '\r') {
+			c->cr_at = offset_of(c, s);
+			c->st = ST_CR;
+		} else {
+			new_line(c, s);
+			c->st = ST_FIELD;
+		}
+		s++;
+	}
+	return 0;
+}
+
+/* --- the interface --- */
+
+struct csv2xml *
+csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
+{
+	struct csv2xml	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->out = out;
+	c->lim.max_field = lim != NULL ? lim->max_field : CSV2XML_MAX_FIELD;
+	c->lim.max_columns = lim != NULL ? lim->max_columns :
+	    CSV2XML_MAX_COLUMNS;
+	c->st = ST_BOM;
+	c->line = 1;
+	c->rec_line = c->field_line = 1;
+	c->obuf = xmalloc(OBUF_SIZE + OBUF_SLACK);
+	return c;
+}
+
+void
+csv2xml_write_behind(struct csv2xml *c)
+{
+	char	*buf;
+
+	if (c->bw != NULL || c->out->encoder != NULL ||
+	    c->out->writecallback == NULL)
+		return;
+	if (xmlOutputBufferFlush(c->out) < 0)
+		return;
+	c->bw = bgwrite_new(sink_write, c->out, 4, OBUF_SIZE, OBUF_SLACK);
+	/* Move what is buffered (nothing, before the first feed) over. */
+	buf = bgwrite_buffer(c->bw);
+	memcpy(buf, c->obuf, c->olen);
+	free(c->obuf);
+	c->obuf = buf;
+}
+
+int
+csv2xml_feed(struct csv2xml *c, const char *buf, size_t len)
+{
+	static const unsigned char	bom[3] = { 0xEF, 0xBB, 0xBF };
+	uint64_t			base = c->stats.bytes_in;
+	size_t				take;
+
+	if (c->failed)
+		return -1;
+	c->stats.bytes_in += len;
+	if (c->st == ST_BOM) {
+		/* Collect three bytes (they may come one at a time). */
+		take = 3 - c->bomlen < len ? 3 - c->bomlen : len;
+		memcpy(c->bom + c->bomlen, buf, take);
+		c->bomlen += take;
+		if (memcmp(c->bom, bom, c->bomlen) == 0 && c->bomlen < 3)
+			return 0;
+		buf += take;
+		len -= take;
+		c->st = ST_FIELD;
+		if (memcmp(c->bom, bom, 3) == 0)
+			c->line_start = 3;	/* columns count after it */
+		else if (process(c, (const char *)c->bom, c->bomlen, 0) != 0)
+			return -1;	/* the saved bytes start the input */
+		base += take;
+	}
+	return process(c, buf, len, base);
+}
+
+int
+csv2xml_finish(struct csv2xml *c)
+{
+	int	rv = 0;
+
+	if (c->failed)
+		return -1;
+	if (c->st == ST_BOM) {
+		c->st = ST_FIELD;
+		if (c->bomlen < 3 || memcmp(c->bom, "\xEF\xBB\xBF", 3) != 0)
+			rv = process(c, (const char *)c->bom, c->bomlen, 0);
+		if (rv != 0)
+			return -1;
+	}
+	if (c->u_need > 0)
+		return fail_at_offset(c, c->u_start, "invalid UTF-8 (the input "
+		    "ends inside a character)");
+	switch (c->st) {
+	case ST_QUOTED:
+		return fail(c, "line %llu: quoted field not closed at the end "
+		    "of the input", (unsigned long long)c->field_line);
+	case ST_UNQUOTED:
+	case ST_QUOTE:
+		rv = field_end(c, c->fbuf, c->flen, 1);
+		break;
+	case ST_FIELD:
+		/* "a,b," then the end: one more, empty, field. */
+		if (c->have_header ? c->col > 0 : c->hn > 0)
+			rv = field_end(c, "", 0, 1);
+		break;
+	default:
+		break;
+	}
+	if (rv != 0)
+		return -1;
+	if (!c->have_header)
+		return fail(c, "line %llu: no header row",
+		    (unsigned long long)c->line);
+	if (out_put(c, "</Data>\n", 8) != 0 || out_flush(c) != 0)
+		return -1;
+	if ((c->bw != NULL && bgwrite_wait(c->bw) != 0) ||
+	    xmlOutputBufferFlush(c->out) < 0)
+		return fail(c, "cannot write the output");
+	return 0;
+}
+
+const char *
+csv2xml_error(const struct csv2xml *c)
+{
+	return c->err;
+}
+
+void
+csv2xml_get_stats(const struct csv2xml *c, struct csv2xml_stats *st)
+{
+	*st = c->stats;
+}
+
+void
+csv2xml_free(struct csv2xml *c)
+{
+	unsigned	i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->hn; i++)
+		free(c->hraw[i]);
+	free(c->hraw);
+	free(c->hlen);
+	for (i = 0; i < c->ncols; i++) {
+		free(c->cols[i].open);
+		free(c->cols[i].close);
+		free(c->cols[i].empty);
+	}
+	free(c->cols);
+	if (c->bw != NULL) {
+		bgwrite_release(c->bw, c->obuf);
+		bgwrite_free(c->bw);	/* frees every buffer */
+	} else
+		free(c->obuf);
+	free(c->fbuf);
+	free(c);
+}
+
+/* --- files --- */
+
+/* Creates a temporary file beside `path`; returns its fd and name. */
+static int
+temp_beside(const char *path, char **tmp)
+{
+	char	*dcopy, *bcopy;
+	int	 fd;
+	mode_t	 mask;
+
+	dcopy = xstrdup(path);
+	bcopy = xstrdup(path);
+	xasprintf(tmp, "%s/.%s.tmp-XXXXXX", dirname(dcopy), basename(bcopy));
+	free(dcopy);
+	free(bcopy);
+	if ((fd = mkstemp(*tmp)) < 0) {
+		free(*tmp);
+		*tmp = NULL;
+		return -1;
+	}
+	/* mkstemp makes 0600; give the file what open(2) would. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	return fd;
+}
+
+int
+csv2xml_file(const char *in, const char *out,
+    const struct csv2xml_limits *lim, int write_behind,
+    struct csv2xml_stats *stats, char *err, size_t errlen)
+{
+	xmlOutputBufferPtr	 ob = NULL;
+	struct csv2xml		*c = NULL;
+	char			*buf = NULL, *tmp = NULL;
+	int			 infd = -1, outfd = -1, rv = -1;
+	ssize_t			 n;
+
+	if (stats != NULL)
+		memset(stats, 0, sizeof *stats);
+	if (strcmp(in, "-") == 0)
+		infd = STDIN_FILENO;
+	else if ((infd = open(in, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto out;
+	}
+	if (strcmp(out, "-") == 0)
+		outfd = STDOUT_FILENO;
+	else if ((outfd = temp_beside(out, &tmp)) < 0) {
+		snprintf(err, errlen, "%s: %s", out, strerror(errno));
+		goto out;
+	}
+	if ((ob = xmlOutputBufferCreateFd(outfd, NULL)) == NULL)
+		fatalx("csv2xml: xmlOutputBufferCreateFd");
+	c = csv2xml_new(ob, lim);
+	if (write_behind)
+		csv2xml_write_behind(c);
+	buf = xmalloc(READ_SIZE);
+	for (;;) {
+		n = read(infd, buf, READ_SIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (csv2xml_feed(c, buf, (size_t)n) != 0)
+			break;
+	}
+	if ((n != 0 ? -1 : csv2xml_finish(c)) != 0) {
+		snprintf(err, errlen, "%s", csv2xml_error(c));
+		goto out;
+	}
+	if (stats != NULL)
+		csv2xml_get_stats(c, stats);
+	rv = 0;
+out:
+	/* First the converter: its write-behind thread still uses ob. */
+	csv2xml_free(c);
+	if (ob != NULL && xmlOutputBufferClose(ob) < 0 && rv == 0) {
+		snprintf(err, errlen, "%s: cannot write", out);
+		rv = -1;
+	}
+	if (tmp != NULL) {
+		if (close(outfd) != 0 && rv == 0) {
+			snprintf(err, errlen, "%s: %s", out, strerror(errno));
+			rv = -1;
+		}
+		if (rv == 0 && rename(tmp, out) != 0) {
+			snprintf(err, errlen, "%s: %s", out, strerror(errno));
+			rv = -1;
+		}
+		if (rv != 0)
+			unlink(tmp);
+		free(tmp);
+	}
+	if (infd > STDIN_FILENO)
+		close(infd);
+	free(buf);
+	return rv;
+}

@@ -1,0 +1,168 @@
+/*
+ * xmlname.c - header names made into XML element names.
+ *
+ * The rules are in xmlname.h; they are deterministic, so the same header
+ * always gives the same elements. Names are checked against the XML 1.0
+ * (fifth edition) NameStartChar and NameChar ranges on code points, so
+ * letters of any script stay as they are.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "stock/xmlname.h"
+#include "lib/xmalloc.h"
+
+static int
+is_name_start(uint32_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+	    (c >= 0xC0 && c <= 0xD6) || (c >= 0xD8 && c <= 0xF6) ||
+	    (c >= 0xF8 && c <= 0x2FF) || (c >= 0x370 && c <= 0x37D) ||
+	    (c >= 0x37F && c <= 0x1FFF) || (c >= 0x200C && c <= 0x200D) ||
+	    (c >= 0x2070 && c <= 0x218F) || (c >= 0x2C00 && c <= 0x2FEF) ||
+	    (c >= 0x3001 && c <= 0xD7FF) || (c >= 0xF900 && c <= 0xFDCF) ||
+	    (c >= 0xFDF0 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0xEFFFF);
+}
+
+static int
+is_name_char(uint32_t c)
+{
+	return is_name_start(c) || c == '-' || c == '.' ||
+	    (c >= '0' && c <= '9') || c == 0xB7 ||
+	    (c >= 0x300 && c <= 0x36F) || (c >= 0x203F && c <= 0x2040);
+}
+
+/* Decodes one code point of valid UTF-8; returns its length. */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	if (s[0] < 0x80 || len < 2) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] < 0xE0) {
+		*cp = (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+		return 2;
+	}
+	if (s[0] < 0xF0 && len >= 3) {
+		*cp = (uint32_t)(s[0] & 0x0F) << 12 |
+		    (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+		return 3;
+	}
+	if (len >= 4) {
+		*cp = (uint32_t)(s[0] & 0x07) << 18 |
+		    (uint32_t)(s[1] & 0x3F) << 12 |
+		    (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+		return 4;
+	}
+	*cp = 0xFFFD;
+	return 1;
+}
+
+/* Rules 1 to 5 for one name. */
+static char *
+xmlname_one(const char *raw, size_t len, unsigned column)
+{
+	const unsigned char	*s = (const unsigned char *)raw;
+	char			*out, *body, *o;
+	size_t			 i, n;
+	uint32_t		 cp;
+
+	/* Every byte kept, at worst, plus room for a '_' in front. */
+	out = xmalloc(len + 2);
+	body = o = out + 1;
+	for (i = 0; i < len; i += n) {
+		n = utf8_decode(s + i, len - i, &cp);
+		if (cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n')
+			continue;
+		if (cp == ':' || !is_name_char(cp))
+			*o++ = '_';
+		else {
+			memcpy(o, s + i, n);
+			o += n;
+		}
+	}
+	*o = '\0';
+
+	if (o == body) {
+		free(out);
+		xasprintf(&out, "Column%u", column);
+		return out;
+	}
+	utf8_decode((const unsigned char *)body, (size_t)(o - body), &cp);
+	if (is_name_start(cp) && strncasecmp(body, "xml", 3) != 0) {
+		memmove(out, body, (size_t)(o - body) + 1);
+		return out;
+	}
+	out[0] = '_';
+	return out;
+}
+
+/* A small open-addressing set of names, for rule 6. */
+struct nameset {
+	const char	**slots;
+	size_t		  size;
+};
+
+/* Adds s unless present; returns 1 if added. */
+static int
+nameset_add(struct nameset *set, const char *s)
+{
+	size_t	i = (size_t)hash_string(s) & (set->size - 1);
+
+	while (set->slots[i] != NULL) {
+		if (strcmp(set->slots[i], s) == 0)
+			return 0;
+		i = (i + 1) & (set->size - 1);
+	}
+	set->slots[i] = s;
+	return 1;
+}
+
+char **
+xmlname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
+{
+	struct nameset	 set;
+	char		**names, *alt;
+	unsigned	 i, k;
+
+	names = xcalloc(n > 0 ? n : 1, sizeof *names);
+	/* Twice as many slots as names, at least, keeps probes short. */
+	for (set.size = 16; set.size < 2 * (size_t)n + 2; set.size *= 2)
+		;
+	set.slots = xcalloc(set.size, sizeof *set.slots);
+	for (i = 0; i < n; i++) {
+		names[i] = xmlname_one(raw[i], lens[i], i + 1);
+		if (nameset_add(&set, names[i]))
+			continue;
+		for (k = 2;; k++) {
+			xasprintf(&alt, "%s_%u", names[i], k);
+			if (nameset_add(&set, alt))
+				break;
+			free(alt);
+		}
+		free(names[i]);
+		names[i] = alt;
+	}
+	free(set.slots);
+	return names;
+}
+
+void
+xmlname_free(char **names, unsigned n)
+{
+	unsigned	i;
+
+	if (names == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
