@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
@@ -22,20 +23,22 @@
 
 #include "api/api.h"
 #include "api/api_jobs.h"
-#include "app.h"
 #include "api/assets.h"
+#include "api/synthetic.h"
+#include "app.h"
 #include "camera/camera.h"
 #include "cmd/cmd_csv2xml.h"
-#include "lib/compq.h"
-#include "stock/fetch.h"
 #include "http/http.h"
-#include "jobs/jobs.h"
-#include "lib/log.h"
-#include "options.h"
-#include "lib/pool.h"
 #include "http/router.h"
-#include "api/synthetic.h"
+#include "jobs/jobs.h"
+#include "lib/compq.h"
+#include "lib/hostport.h"
+#include "lib/log.h"
+#include "lib/mkpath.h"
+#include "lib/pool.h"
 #include "lib/xmalloc.h"
+#include "options.h"
+#include "stock/fetch.h"
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -75,28 +78,6 @@ raise_fd_limit(unsigned max_connections)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-static int
-make_dirs(const char *path)
-{
-	char	buf[4096], *p;
-
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 static struct jobs *
 jobs_new_from_options(struct app *app, const struct options *opt)
 {
@@ -131,7 +112,7 @@ static void
 set_source(struct app *app, const struct options *opt, int port)
 {
 	const char	*host = opt->listen_host;
-	char		*url;
+	char		*url, authority[INET6_ADDRSTRLEN + 16];
 
 	if (opt->source_url != NULL) {
 		jobs_set_source(app->jobs, opt->source_url);
@@ -141,9 +122,8 @@ set_source(struct app *app, const struct options *opt, int port)
 		host = "127.0.0.1";
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
-	xasprintf(&url, "http://%s%s%s:%d/synthetic/{symbol}.csv",
-	    strchr(host, ':') != NULL ? "[" : "", host,
-	    strchr(host, ':') != NULL ? "]" : "", port);
+	hostport_format(authority, sizeof authority, host, (unsigned)port);
+	xasprintf(&url, "http://%s/synthetic/{symbol}.csv", authority);
 	jobs_set_source(app->jobs, url);
 	log_info("source: built-in synthetic prices (not market data), %s",
 	    url);
@@ -158,7 +138,8 @@ main(int argc, char **argv)
 	struct event	*sigint, *sigterm;
 	struct camera_config camcfg;
 	const char	*why;
-	int		 port, status = 0;
+	int		 port, rv, status = 0;
+	char		 authority[INET6_ADDRSTRLEN + 16];
 
 	if (argc > 1 && strcmp(argv[1], "csv2xml") == 0)
 		return cmd_csv2xml_main(argc - 1, argv + 1);
@@ -187,8 +168,8 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(opt.http.max_connections);
-	if (make_dirs(opt.data_dir) != 0)
-		fatal("data directory %s", opt.data_dir);
+	if ((rv = mkpath(opt.data_dir)) != 0)
+		fatalx("data directory %s: %s", opt.data_dir, strerror(-rv));
 
 	if (fetch_global_init() != 0)
 		fatalx("libcurl: cannot initialise");
@@ -236,10 +217,10 @@ main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	fprintf(stderr, "stockcam %s listening on http://%s%s%s:%d/ "
-	    "(dashboard)\n", PACKAGE_VERSION,
-	    strchr(opt.listen_host, ':') != NULL ? "[" : "", opt.listen_host,
-	    strchr(opt.listen_host, ':') != NULL ? "]" : "", port);
+	hostport_format(authority, sizeof authority, opt.listen_host,
+	    (unsigned)port);
+	fprintf(stderr, "stockcam %s listening on http://%s/ (dashboard)\n",
+	    PACKAGE_VERSION, authority);
 	set_source(&app, &opt, port);
 
 	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);

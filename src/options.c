@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "options.h"
 #include "lib/xmalloc.h"
+#include "options.h"
 
 enum opt_kind { OPT_UINT, OPT_SECONDS, OPT_STRING, OPT_LISTEN, OPT_LEVEL };
 

@@ -10,19 +10,16 @@
 #include "api/api.h"
 #include "app.h"
 #include "http/http.h"
-#include "jobs/jobs.h"
-#include "lib/pool.h"
 #include "http/reply.h"
 #include "http/router.h"
+#include "jobs/jobs.h"
+#include "lib/mono.h"
+#include "lib/pool.h"
 
 double
 app_uptime(const struct app *app)
 {
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - app->started.tv_sec) +
-	    (double)(now.tv_nsec - app->started.tv_nsec) / 1e9;
+	return mono_since_s(&app->started);
 }
 
 static void

@@ -34,14 +34,14 @@
 #include <event2/event.h>
 
 #include "api/api_jobs.h"
-#include "stock/archiver.h"
 #include "http/http.h"
+#include "http/reply.h"
+#include "http/router.h"
 #include "jobs/jobs.h"
 #include "lib/log.h"
 #include "lib/pool.h"
-#include "http/reply.h"
-#include "http/router.h"
 #include "lib/xmalloc.h"
+#include "stock/archiver.h"
 
 #define WAIT_MAX_S	60
 #define LIST_DEFAULT	20

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "api/assets.h"
-#include "lib/hash.h"
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
+#include "lib/hash.h"
 #include "lib/xmalloc.h"
 
 struct asset_route {

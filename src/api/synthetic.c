@@ -18,12 +18,12 @@
 
 #include <event2/buffer.h>
 
-#include "lib/hash.h"
+#include "api/synthetic.h"
 #include "http/http.h"
-#include "jobs/jobs.h"
 #include "http/reply.h"
 #include "http/router.h"
-#include "api/synthetic.h"
+#include "jobs/jobs.h"
+#include "lib/hash.h"
 
 /* xorshift64*: small, fast, and the same everywhere. */
 static uint64_t

@@ -30,11 +30,12 @@
 #include "camera/camera.h"
 #include "camera/camera_int.h"
 #include "camera/camsrc.h"
-#include "http/http.h"
-#include "lib/log.h"
 #include "camera/multipart.h"
+#include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
+#include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/xmalloc.h"
 
 struct viewer {
@@ -132,7 +133,7 @@ camera_deliver(struct camera *cam, struct frame *f)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (cam->last_frame.tv_sec != 0) {
-		dt = ts_diff(&now, &cam->last_frame);
+		dt = mono_diff_s(&cam->last_frame, &now);
 		if (dt > 0)
 			cam->fps_seen = cam->fps_seen * 0.9 + 0.1 / dt;
 	}
@@ -258,7 +259,7 @@ camera_info(struct http_request *req, const struct route_params *params,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	arr = json_array();
 	LIST_FOREACH(vw, &cam->viewers, entry) {
-		age = ts_diff(&now, &vw->since);
+		age = mono_diff_s(&vw->since, &now);
 		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:f}",
 		    "peer", http_request_peer(vw->req),
 		    "frames", (json_int_t)vw->sent,

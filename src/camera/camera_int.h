@@ -70,11 +70,4 @@ void	*capture_main(void *);
 /* Frees a frame nobody references any more. */
 void	 capture_frame_free(struct frame *);
 
-static inline double
-ts_diff(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(a->tv_sec - b->tv_sec) +
-	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
-}
-
 #endif

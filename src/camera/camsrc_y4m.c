@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "camera/camsrc.h"
-#include "lib/xmalloc.h"
 #include "camera/y4m.h"
+#include "lib/xmalloc.h"
 
 #define READ_SIZE	(256 * 1024)
 

@@ -25,9 +25,10 @@
 #include "camera/camera_int.h"
 #include "camera/camsrc.h"
 #include "camera/jpeg.h"
-#include "lib/log.h"
 #include "camera/multipart.h"
 #include "camera/placeholder.h"
+#include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/xmalloc.h"
 
 #define RETRY_MS	1000	/* between attempts to reopen a source */
@@ -45,21 +46,6 @@ struct capture {
 	unsigned char	*py, *pu, *pv;	/* placeholder planes */
 	unsigned	 pw, ph;
 };
-
-/* Adds ns (less than a second back, or any time forward) to ts. */
-static void
-ts_add_ns(struct timespec *ts, long ns)
-{
-	ts->tv_nsec += ns;
-	while (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-	while (ts->tv_nsec < 0) {
-		ts->tv_sec--;
-		ts->tv_nsec += 1000000000L;
-	}
-}
 
 void
 capture_frame_free(struct frame *f)
@@ -129,7 +115,7 @@ show_placeholder(struct capture *cap, const char *why)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (cap->last_shown.tv_sec != 0 &&
-	    ts_diff(&now, &cap->last_shown) < 0.9)
+	    mono_diff_s(&cap->last_shown, &now) < 0.9)
 		return;
 	cap->last_shown = now;
 
@@ -184,9 +170,9 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	clock_gettime(CLOCK_REALTIME, &f->captured);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* A device says when it took the frame: date the frame by that. */
-	age = ts_diff(&t0, &sf->taken);
+	age = mono_diff_s(&sf->taken, &t0);
 	if (sf->taken.tv_sec != 0 && age > 0 && age < 1)
-		ts_add_ns(&f->captured, -(long)(age * 1e9));
+		mono_add_ns(&f->captured, -(long)(age * 1e9));
 	if (sf->layout == CAMSRC_JPEG) {
 		f->jpeg = jpeg_data_copy(sf->jpeg, sf->jpeg_len);
 		f->len = sf->jpeg_len;
@@ -207,7 +193,7 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 		cam->passed++;
 	else {
 		cam->encoded++;
-		cam->encode_ns += (uint64_t)(ts_diff(&t1, &t0) * 1e9);
+		cam->encode_ns += (uint64_t)(mono_diff_s(&t0, &t1) * 1e9);
 	}
 	camsrc_geometry(cam->src, &cam->width, &cam->height, &fps);
 	cam->fps = fps;
@@ -234,7 +220,7 @@ nap(struct camera *cam, long ms)
 	struct timespec	until;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	ts_add_ns(&until, ms * 1000000L);
+	mono_add_ns(&until, ms * 1000000L);
 	pthread_mutex_lock(&cam->lock);
 	while (cam->wanted > 0 && !cam->stopping &&
 	    pthread_cond_timedwait(&cam->wake, &cam->lock, &until) == 0)
@@ -254,9 +240,9 @@ pace(struct capture *cap)
 	period = 1000000000L / (long)(fps > 0 ? fps : 1);
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &cap->next, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (ts_diff(&now, &cap->next) > (double)period / 1e9)
+	if (mono_diff_s(&cap->next, &now) > (double)period / 1e9)
 		cap->next = now;
-	ts_add_ns(&cap->next, period);
+	mono_add_ns(&cap->next, period);
 }
 
 /* One round: open if needed, then one frame, a wait, or a failure. */
@@ -288,7 +274,7 @@ capture_once(struct capture *cap)
 		break;
 	case CAMSRC_AGAIN:
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		quiet = ts_diff(&now, &cap->last_good);
+		quiet = mono_diff_s(&cap->last_good, &now);
 		if (quiet * 1000 >= HUNG_MS && !camsrc_self_paced(cam->src)) {
 			snprintf(why, sizeof why, "the device sent no frame "
 			    "for %.0f s", quiet);

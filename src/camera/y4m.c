@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "camera/y4m.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
-#include "camera/y4m.h"
 
 #define MAGIC		"YUV4MPEG2 "
 #define MAGIC_LEN	(sizeof MAGIC - 1)

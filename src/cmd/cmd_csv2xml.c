@@ -19,6 +19,7 @@
 #include <libxml/xmlerror.h>
 
 #include "cmd/cmd_csv2xml.h"
+#include "lib/mono.h"
 #include "stock/csv2xml.h"
 
 static void
@@ -135,8 +136,7 @@ cmd_csv2xml_main(int argc, char **argv)
 		    (unsigned long long)st.rows,
 		    (unsigned long long)st.bytes_in,
 		    (unsigned long long)st.bytes_out,
-		    (double)(t1.tv_sec - t0.tv_sec) +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, ru.ru_maxrss);
+		    mono_diff_s(&t0, &t1), ru.ru_maxrss);
 	}
 	return 0;
 }

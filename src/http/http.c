@@ -48,8 +48,10 @@
 
 #include "http/http.h"
 #include "http/http_parse.h"
-#include "lib/log.h"
 #include "http/reply.h"
+#include "lib/hostport.h"
+#include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/xmalloc.h"
 
 #define HTTP_MAX_LISTENERS	8
@@ -204,18 +206,6 @@ method_from_name(const char *name)
 	return HTTP_OTHER;
 }
 
-static unsigned
-elapsed_us(const struct timespec *since)
-{
-	struct timespec	now;
-	long long	us;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	us = (now.tv_sec - since->tv_sec) * 1000000LL +
-	    (now.tv_nsec - since->tv_nsec) / 1000;
-	return us < 0 ? 0 : (unsigned)us;
-}
-
 static const char *
 http_date(struct http_server *srv)
 {
@@ -345,11 +335,13 @@ http_reply_header(struct http_request *req, const char *name,
 static void
 request_log(struct http_request *req, int status, size_t len)
 {
+	int64_t		ns;
 	unsigned	us;
 
 	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
-	us = elapsed_us(&req->started);
+	ns = mono_since_ns(&req->started);
+	us = ns < 0 ? 0 : (unsigned)(ns / 1000);
 	log_info("%s \"%s %s HTTP/1.%d\" %d %zu %u.%03ums", req->peer,
 	    http_request_method_name(req),
 	    req->h.target != NULL ? req->h.target : "-", req->h.minor,
@@ -840,11 +832,11 @@ format_peer(const struct sockaddr *sa, char *buf, size_t len)
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-		snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+		hostport_format(buf, len, host, ntohs(in6->sin6_port));
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in4 = (const void *)sa;
 		inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-		snprintf(buf, len, "%s:%u", host, ntohs(in4->sin_port));
+		hostport_format(buf, len, host, ntohs(in4->sin_port));
 	} else
 		snprintf(buf, len, "local");
 }

@@ -35,15 +35,16 @@
 
 #include <event2/event.h>
 
-#include "stock/archiver.h"
-#include "lib/compq.h"
-#include "stock/csv2xml.h"
-#include "stock/fetch.h"
 #include "jobs/jobs.h"
 #include "jobs/jobs_int.h"
+#include "lib/compq.h"
 #include "lib/log.h"
+#include "lib/mkpath.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
+#include "stock/archiver.h"
+#include "stock/csv2xml.h"
+#include "stock/fetch.h"
 
 static const char *const sym_state_names[SYM_NSTATES] = {
 	"queued", "fetching", "converting", "archiving", "succeeded",
@@ -880,12 +881,6 @@ jobs_recover(struct jobs *js)
 	jobs_maybe_flush(js);
 }
 
-static int
-make_dir(const char *path)
-{
-	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 struct jobs *
 jobs_new(struct event_base *base, struct compq *cq, struct pool *fetch,
     struct pool *convert, struct pool *cpu, const struct jobs_config *cfg,
@@ -918,8 +913,8 @@ jobs_new(struct event_base *base, struct compq *cq, struct pool *fetch,
 	xasprintf(&js->csv_dir, "%s/csv", cfg->data_dir);
 	xasprintf(&js->xml_dir, "%s/xml", cfg->data_dir);
 	xasprintf(&js->archive_dir, "%s/archives", cfg->data_dir);
-	if (make_dir(js->csv_dir) != 0 || make_dir(js->xml_dir) != 0 ||
-	    make_dir(js->archive_dir) != 0) {
+	if (mkpath(js->csv_dir) != 0 || mkpath(js->xml_dir) != 0 ||
+	    mkpath(js->archive_dir) != 0) {
 		*err = "cannot create the data directory's csv/, xml/ and "
 		    "archives/";
 		goto fail;

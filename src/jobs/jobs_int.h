@@ -13,11 +13,11 @@
 
 #include <jansson.h>
 
-#include "stock/archiver.h"
 #include "armstrong/armstrong.h"
+#include "jobs/jobs.h"
+#include "stock/archiver.h"
 #include "stock/csv2xml.h"
 #include "stock/fetch.h"
-#include "jobs/jobs.h"
 
 #define JOBS_BUCKETS	1024
 

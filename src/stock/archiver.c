@@ -42,10 +42,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "stock/archiver.h"
 #include "lib/compq.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "stock/archiver.h"
 
 #define ARCHIVER_CHUNK		(64 * 1024)	/* reads: memory stays flat */
 #define ARCHIVER_MAX_DIGITS	18		/* so numbers never overflow */

@@ -39,9 +39,9 @@
 #endif
 
 #include "lib/bgwrite.h"
-#include "stock/csv2xml.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "stock/csv2xml.h"
 #include "stock/xmlname.h"
 
 #define OBUF_SIZE	(256 * 1024)

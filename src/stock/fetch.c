@@ -34,9 +34,10 @@
 
 #include <curl/curl.h>
 
-#include "stock/fetch.h"
 #include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/xmalloc.h"
+#include "stock/fetch.h"
 
 #define FETCH_HEAD		1024	/* body bytes kept for the checks */
 #define FETCH_SEAM		32	/* kept across chunks for phrase search */
@@ -102,16 +103,6 @@ fetch_canceled(const atomic_int *cancel)
 	return cancel != NULL && atomic_load(cancel) != 0;
 }
 
-static long
-fetch_ms_since(const struct timespec *t0)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 /* Sleeps ms in slices, watching cancel: 0, or -1 if canceled. */
 static int
 fetch_sleep(unsigned ms, const atomic_int *cancel)
@@ -123,7 +114,7 @@ fetch_sleep(unsigned ms, const atomic_int *cancel)
 	for (;;) {
 		if (fetch_canceled(cancel))
 			return -1;
-		if ((left = (long)ms - fetch_ms_since(&t0)) <= 0)
+		if ((left = (long)ms - (long)(mono_since_ns(&t0) / 1000000)) <= 0)
 			return 0;
 		if (left > FETCH_SLICE_MS)
 			left = FETCH_SLICE_MS;
@@ -847,7 +838,7 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 			delay = fetch_delay_ms(&o, &a, res->attempts + 1, &rng);
 		log_debug("fetch: %s: attempt %u of %u: HTTP %ld, %" PRIu64
 		    " bytes, %ld ms: %s%s", logurl, res->attempts,
-		    o.max_attempts, status, a.bytes, fetch_ms_since(&t0),
+		    o.max_attempts, status, a.bytes, (long)(mono_since_ns(&t0) / 1000000),
 		    v == FETCH_OK ? "ok" : res->message,
 		    v == FETCH_RETRY && res->attempts < o.max_attempts ?
 		    ", retrying" : "");

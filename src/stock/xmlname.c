@@ -16,8 +16,8 @@
 
 #include "lib/hash.h"
 #include "lib/log.h"
-#include "stock/xmlname.h"
 #include "lib/xmalloc.h"
+#include "stock/xmlname.h"
 
 static int
 is_name_start(uint32_t c)

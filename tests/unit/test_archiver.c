@@ -30,11 +30,11 @@
 #include <archive_entry.h>
 #include <event2/event.h>
 
-#include "stock/archiver.h"
 #include "lib/compq.h"
 #include "lib/log.h"
-#include "tap.h"
 #include "lib/xmalloc.h"
+#include "stock/archiver.h"
+#include "tap.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER	1

@@ -11,8 +11,8 @@
 #include <libxml/tree.h>
 
 #include "stock/csv2xml.h"
-#include "tap.h"
 #include "stock/xmlname.h"
+#include "tap.h"
 
 #define DECL	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 

@@ -32,10 +32,10 @@
 
 #include <curl/curl.h>
 
-#include "stock/fetch.h"
 #include "lib/log.h"
-#include "tap.h"
 #include "lib/xmalloc.h"
+#include "stock/fetch.h"
+#include "tap.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER	1

@@ -11,8 +11,8 @@
 #include <turbojpeg.h>
 
 #include "camera/jpeg.h"
-#include "tap.h"
 #include "camera/testpattern.h"
+#include "tap.h"
 
 struct planes {
 	unsigned char	*y, *u, *v;

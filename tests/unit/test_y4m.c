@@ -8,9 +8,9 @@
 
 #include <stdlib.h>
 
-#include "tap.h"
-#include "lib/xmalloc.h"
 #include "camera/y4m.h"
+#include "lib/xmalloc.h"
+#include "tap.h"
 
 struct rec {
 	uint64_t	frames;		/* callbacks seen */
