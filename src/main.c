@@ -25,20 +25,40 @@
 #include "api/api_jobs.h"
 #include "api/assets.h"
 #include "api/synthetic.h"
-#include "app.h"
 #include "camera/camera.h"
 #include "cmd/cmd_csv2xml.h"
 #include "http/http.h"
 #include "http/router.h"
 #include "jobs/jobs.h"
+#include "jobs/searchjob.h"
+#include "jobs/stockjob.h"
 #include "lib/compq.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/mkpath.h"
+#include "lib/mono.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
 #include "options.h"
 #include "stock/fetch.h"
+
+/* The objects main() wires together. */
+struct app {
+	struct event_base	*base;
+	struct compq		*cq;
+	struct pool		*fetch_pool;
+	struct pool		*convert_pool;
+	struct pool		*cpu_pool;
+	struct router		*router;
+	struct assets		*assets;
+	struct jobs		*jobs;
+	struct stockjob		*stock;
+	struct searchjob	*search;
+	struct api_jobs		*api_jobs;
+	struct camera		*camera;
+	struct http_server	*http;
+	struct api_server	 figures;
+};
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -78,35 +98,6 @@ raise_fd_limit(unsigned max_connections)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-static struct jobs *
-jobs_new_from_options(struct app *app, const struct options *opt)
-{
-	struct jobs_config	 cfg;
-	struct jobs		*jobs;
-	const char		*err;
-
-	memset(&cfg, 0, sizeof cfg);
-	cfg.data_dir = opt->data_dir;
-	cfg.max_symbols = opt->max_symbols;
-	cfg.max_pending_symbols = opt->max_pending_symbols;
-	cfg.max_jobs = opt->max_jobs;
-	cfg.job_ttl_s = opt->job_ttl_s;
-	cfg.batch_size = opt->batch_size;
-	cfg.gzip_level = (int)opt->gzip_level;
-	cfg.archive_threads = opt->convert_workers;	/* gzip: per core */
-	cfg.fetch_slots = opt->per_host < opt->fetch_workers ? opt->per_host :
-	    opt->fetch_workers;
-	cfg.fetch_timeout_ms = opt->fetch_timeout_ms;
-	cfg.max_download = opt->max_download;
-	cfg.fetch_attempts = opt->fetch_attempts;
-	cfg.cpu_workers = opt->cpu_workers;
-	jobs = jobs_new(app->base, app->cq, app->fetch_pool,
-	    app->convert_pool, app->cpu_pool, &cfg, &err);
-	if (jobs == NULL)
-		log_error("data directory %s: %s", opt->data_dir, err);
-	return jobs;
-}
-
 /* The source: the user's, or our own synthetic one on the bound port. */
 static void
 set_source(struct app *app, const struct options *opt, int port)
@@ -115,7 +106,7 @@ set_source(struct app *app, const struct options *opt, int port)
 	char		*url, authority[INET6_ADDRSTRLEN + 16];
 
 	if (opt->source_url != NULL) {
-		jobs_set_source(app->jobs, opt->source_url);
+		stockjob_set_source(app->stock, opt->source_url);
 		return;
 	}
 	if (strcmp(host, "0.0.0.0") == 0)
@@ -124,7 +115,7 @@ set_source(struct app *app, const struct options *opt, int port)
 		host = "::1";
 	hostport_format(authority, sizeof authority, host, (unsigned)port);
 	xasprintf(&url, "http://%s/synthetic/{symbol}.csv", authority);
-	jobs_set_source(app->jobs, url);
+	stockjob_set_source(app->stock, url);
 	log_info("source: built-in synthetic prices (not market data), %s",
 	    url);
 	free(url);
@@ -137,6 +128,8 @@ main(int argc, char **argv)
 	struct app	 app;
 	struct event	*sigint, *sigterm;
 	struct camera_config camcfg;
+	struct jobs_config jobs_cfg;
+	struct stockjob_config stock_cfg;
 	const char	*why;
 	int		 port, rv, status = 0;
 	char		 authority[INET6_ADDRSTRLEN + 16];
@@ -174,8 +167,7 @@ main(int argc, char **argv)
 	if (fetch_global_init() != 0)
 		fatalx("libcurl: cannot initialise");
 	memset(&app, 0, sizeof app);
-	app.opt = &opt;
-	clock_gettime(CLOCK_MONOTONIC, &app.started);
+	app.figures.started = mono_now();
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no thread support");
 	if ((app.base = event_base_new()) == NULL)
@@ -190,15 +182,27 @@ main(int argc, char **argv)
 	app.cpu_pool = pool_new_niced("cpu", opt.cpu_workers, opt.queue_depth,
 	    app.cq, 10);
 
-	if ((app.jobs = jobs_new_from_options(&app, &opt)) == NULL) {
+	options_jobs_config(&opt, &jobs_cfg);
+	app.jobs = jobs_new(app.base, &jobs_cfg);
+	options_stockjob_config(&opt, &stock_cfg);
+	app.stock = stockjob_new(app.jobs, app.cq, app.fetch_pool,
+	    app.convert_pool, &stock_cfg, &why);
+	if (app.stock == NULL) {
+		log_error("data directory %s: %s", opt.data_dir, why);
 		status = 1;
 		goto out;
 	}
+	app.search = searchjob_new(app.jobs, app.cpu_pool, opt.cpu_workers);
 
 	app.router = router_new();
-	api_register(app.router, &app);
+	app.figures.fetch_pool = app.fetch_pool;
+	app.figures.convert_pool = app.convert_pool;
+	app.figures.cpu_pool = app.cpu_pool;
+	app.figures.jobs = app.jobs;
+	app.figures.stock = app.stock;
+	api_register(app.router, &app.figures);
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
-	    app.fetch_pool, opt.max_symbols);
+	    app.stock, app.search, app.fetch_pool, opt.max_symbols);
 	synthetic_register(app.router);
 	camcfg.source = opt.camera;
 	camcfg.quality = (int)opt.jpeg_quality;
@@ -212,6 +216,7 @@ main(int argc, char **argv)
 	app.assets = assets_register(app.router);
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
+	app.figures.http = app.http;
 	port = http_server_listen(app.http, opt.listen_host, opt.listen_port);
 	if (port < 0) {
 		status = 1;
@@ -243,7 +248,10 @@ out:
 	pool_shutdown(app.convert_pool);
 	pool_shutdown(app.fetch_pool);
 	compq_drain(app.cq);
-	jobs_free(app.jobs);		/* flushes the archiver */
+	stockjob_finish(app.stock);	/* packs what was converted */
+	jobs_free(app.jobs);
+	searchjob_free(app.search);
+	stockjob_free(app.stock);
 	api_jobs_free(app.api_jobs);
 	pool_free(app.cpu_pool);
 	pool_free(app.convert_pool);

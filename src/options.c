@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jobs/jobs.h"
+#include "jobs/stockjob.h"
 #include "lib/xmalloc.h"
 #include "options.h"
 
@@ -362,4 +364,29 @@ options_free(struct options *opt)
 	free(opt->data_dir);
 	free(opt->source_url);
 	free(opt->camera);
+}
+
+void
+options_jobs_config(const struct options *opt, struct jobs_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->max_pending = opt->max_pending_symbols;
+	cfg->max_jobs = opt->max_jobs;
+	cfg->job_ttl_s = opt->job_ttl_s;
+}
+
+void
+options_stockjob_config(const struct options *opt,
+    struct stockjob_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->data_dir = opt->data_dir;
+	cfg->batch_size = opt->batch_size;
+	cfg->gzip_level = (int)opt->gzip_level;
+	cfg->archive_threads = opt->convert_workers;	/* gzip: per core */
+	cfg->fetch_slots = opt->per_host < opt->fetch_workers ?
+	    opt->per_host : opt->fetch_workers;
+	cfg->fetch_timeout_ms = opt->fetch_timeout_ms;
+	cfg->max_download = opt->max_download;
+	cfg->fetch_attempts = opt->fetch_attempts;
 }

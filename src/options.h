@@ -37,10 +37,18 @@ enum options_result {
 	OPTIONS_ERROR,		/* message printed: exit 2 */
 };
 
+struct jobs_config;
+struct stockjob_config;
+
 enum options_result options_load(struct options *, int argc, char **argv);
 void		   options_free(struct options *);
 /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT"; 0 or -1. */
 int		   options_parse_listen(const char *, char **host,
 		       char *port, size_t portlen);
+/* Each part's configuration, as the options say. */
+void		   options_jobs_config(const struct options *,
+		       struct jobs_config *);
+void		   options_stockjob_config(const struct options *,
+		       struct stockjob_config *);
 
 #endif

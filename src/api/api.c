@@ -8,28 +8,23 @@
 #include <jansson.h>
 
 #include "api/api.h"
-#include "app.h"
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
 #include "jobs/jobs.h"
+#include "jobs/stockjob.h"
 #include "lib/mono.h"
 #include "lib/pool.h"
 
-double
-app_uptime(const struct app *app)
-{
-	return mono_since_s(&app->started);
-}
 
 static void
 api_health(struct http_request *req, const struct route_params *params,
     void *arg)
 {
-	struct app	*app = arg;
+	const struct api_server	*sv = arg;
 
 	reply_json(req, 200, json_pack("{s:s, s:s, s:f}", "status", "ok",
-	    "version", PACKAGE_VERSION, "uptime_s", app_uptime(app)));
+	    "version", PACKAGE_VERSION, "uptime_s", mono_since_s(&sv->started)));
 }
 
 static json_t *
@@ -51,18 +46,20 @@ static void
 api_stats(struct http_request *req, const struct route_params *params,
     void *arg)
 {
-	struct app		*app = arg;
+	const struct api_server	*sv = arg;
 	struct http_stats	 hs;
 	struct jobs_stats	 js;
+	struct stockjob_stats	 ss;
 
-	http_server_get_stats(app->http, &hs);
-	jobs_get_stats(app->jobs, &js);
+	http_server_get_stats(sv->http, &hs);
+	jobs_get_stats(sv->jobs, &js);
+	stockjob_get_stats(sv->stock, &ss);
 	reply_json(req, 200, json_pack(
 	    "{s:f, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
 	    " s:{s:o, s:o, s:o},"
 	    " s:{s:I, s:I, s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
-	    "uptime_s", app_uptime(app),
+	    "uptime_s", mono_since_s(&sv->started),
 	    "connections",
 		"now", (json_int_t)hs.conns_now,
 		"total", (json_int_t)hs.conns_total,
@@ -75,9 +72,9 @@ api_stats(struct http_request *req, const struct route_params *params,
 		"4xx", (json_int_t)hs.by_class[4],
 		"5xx", (json_int_t)hs.by_class[5],
 	    "pools",
-		"fetch", pool_json(app->fetch_pool),
-		"convert", pool_json(app->convert_pool),
-		"cpu", pool_json(app->cpu_pool),
+		"fetch", pool_json(sv->fetch_pool),
+		"convert", pool_json(sv->convert_pool),
+		"cpu", pool_json(sv->cpu_pool),
 	    "jobs",
 		"queued", (json_int_t)js.jobs_by_state[JOB_QUEUED],
 		"running", (json_int_t)js.jobs_by_state[JOB_RUNNING],
@@ -85,17 +82,17 @@ api_stats(struct http_request *req, const struct route_params *params,
 		"failed", (json_int_t)js.jobs_by_state[JOB_FAILED],
 		"canceled", (json_int_t)js.jobs_by_state[JOB_CANCELED],
 	    "symbols",
-		"pending", (json_int_t)js.symbols_pending,
-		"fetching", (json_int_t)js.fetching,
-		"converting", (json_int_t)js.converting,
-		"archiving", (json_int_t)js.archiving,
-		"succeeded", (json_int_t)js.symbols_succeeded,
-		"failed", (json_int_t)js.symbols_failed));
+		"pending", (json_int_t)js.pending,
+		"fetching", (json_int_t)ss.fetching,
+		"converting", (json_int_t)ss.converting,
+		"archiving", (json_int_t)ss.archiving,
+		"succeeded", (json_int_t)ss.symbols_succeeded,
+		"failed", (json_int_t)ss.symbols_failed));
 }
 
 void
-api_register(struct router *r, struct app *app)
+api_register(struct router *r, struct api_server *sv)
 {
-	router_add(r, HTTP_GET, "/api/health", api_health, app);
-	router_add(r, HTTP_GET, "/api/stats", api_stats, app);
+	router_add(r, HTTP_GET, "/api/health", api_health, sv);
+	router_add(r, HTTP_GET, "/api/stats", api_stats, sv);
 }

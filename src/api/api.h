@@ -1,11 +1,27 @@
-/* api.h - the JSON API's server-wide routes. */
+/* api.h - the JSON API's server-wide routes: liveness and figures. */
 #ifndef SC_API_H
 #define SC_API_H
 
-struct app;
+#include <time.h>
+
+struct http_server;
+struct jobs;
+struct pool;
 struct router;
+struct stockjob;
+
+/* What the figures are read from, at each request; owned by the caller. */
+struct api_server {
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+	struct http_server	*http;
+	struct jobs		*jobs;
+	struct stockjob		*stock;
+	struct pool		*fetch_pool;
+	struct pool		*convert_pool;
+	struct pool		*cpu_pool;
+};
 
 /* GET /api/health and GET /api/stats. */
-void	api_register(struct router *, struct app *);
+void	api_register(struct router *, struct api_server *);
 
 #endif

@@ -37,11 +37,15 @@
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
+#include "jobs/job_json.h"
 #include "jobs/jobs.h"
+#include "jobs/searchjob.h"
+#include "jobs/stockjob.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
 #include "stock/archiver.h"
+#include "stock/names.h"
 
 #define WAIT_MAX_S	60
 #define LIST_DEFAULT	20
@@ -63,6 +67,8 @@ struct archive_count {
 
 struct api_jobs {
 	struct jobs		*jobs;
+	struct stockjob		*stock;
+	struct searchjob	*search;
 	struct pool		*io;
 	struct event_base	*base;
 	unsigned		 max_symbols;
@@ -228,7 +234,7 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 			return NULL;
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v) ||
-		    !jobs_symbol_ok(json_string_value(v))) {
+		    !names_symbol_ok(json_string_value(v))) {
 			reply_problem(req, 400, "symbols[%zu]: '%s' is not a "
 			    "symbol (1 to 32 of A-Z a-z 0-9 . _ ^ = -, "
 			    "starting with a letter, a digit or ^)", i,
@@ -307,14 +313,14 @@ api_submit(struct http_request *req, const struct route_params *params,
 	}
 
 	if (symbols == NULL)
-		error = jobs_submit_armstrong(api->jobs, from, to, &job);
+		error = searchjob_submit(api->search, from, to, &job);
 	else {
 		n = json_array_size(symbols);
 		names = xcalloc(n, sizeof *names);
 		for (i = 0; i < n; i++)
 			names[i] = json_string_value(json_array_get(symbols,
 			    i));
-		error = jobs_submit(api->jobs, names, (unsigned)n, &job);
+		error = stockjob_submit(api->stock, names, (unsigned)n, &job);
 	}
 	if (error != 0) {
 		http_reply_header(req, "Retry-After", "5");
@@ -604,8 +610,8 @@ api_file(struct http_request *req, const struct route_params *params,
 	struct job		*job;
 	struct evbuffer		*buf;
 	const char		*file = route_param(params, "file");
-	const char		*path, *archive, *entry;
-	char			 symbol[64];
+	const char		*archive, *entry;
+	char			*path, symbol[64];
 	size_t			 len = strlen(file);
 
 	if ((job = find_job(api, req, params)) == NULL)
@@ -617,7 +623,7 @@ api_file(struct http_request *req, const struct route_params *params,
 	}
 	memcpy(symbol, file, len - 4);
 	symbol[len - 4] = '\0';
-	if (job_symbol_xml(job, symbol, &path, &archive, &entry) != 0) {
+	if (stockjob_symbol_xml(job, symbol, &path, &archive, &entry) != 0) {
 		reply_problem(req, 404, "job %" PRIu64 " has no converted file "
 		    "for '%s'", job_id(job), symbol);
 		return;
@@ -632,11 +638,12 @@ api_file(struct http_request *req, const struct route_params *params,
 			reply_problem(req, 503, "the file is being archived; "
 			    "try again");
 		evbuffer_free(buf);
+		free(path);
 		return;
 	}
 	t = xcalloc(1, sizeof *t);
 	t->req = req;
-	xasprintf(&t->archive, "%s/%s", jobs_archive_dir(api->jobs), archive);
+	xasprintf(&t->archive, "%s/%s", stockjob_archive_dir(api->stock), archive);
 	t->entry = xstrdup(entry);
 	if ((t->data = evbuffer_new()) == NULL)
 		fatalx("api: evbuffer_new");
@@ -782,7 +789,7 @@ api_archives(struct http_request *req, const struct route_params *params,
 	t = xcalloc(1, sizeof *t);
 	t->req = req;
 	t->api = api;
-	t->dir = xstrdup(jobs_archive_dir(api->jobs));
+	t->dir = xstrdup(stockjob_archive_dir(api->stock));
 	if ((error = archiver_list(t->dir, "stockcam", &t->names,
 	    &t->count)) != 0) {
 		reply_problem(req, 500, "cannot list archives: %s",
@@ -830,7 +837,7 @@ api_download(struct http_request *req, const struct route_params *params,
 		reply_problem(req, 404, "no archive named '%s'", name);
 		return;
 	}
-	xasprintf(&path, "%s/%s", jobs_archive_dir(api->jobs), name);
+	xasprintf(&path, "%s/%s", stockjob_archive_dir(api->stock), name);
 	if ((buf = evbuffer_new()) == NULL)
 		fatalx("api: evbuffer_new");
 	if (add_file(buf, path) != 0)
@@ -846,12 +853,15 @@ api_download(struct http_request *req, const struct route_params *params,
 
 struct api_jobs *
 api_jobs_register(struct router *r, struct event_base *base,
-    struct jobs *jobs, struct pool *io, unsigned max_symbols)
+    struct jobs *jobs, struct stockjob *stock, struct searchjob *search,
+    struct pool *io, unsigned max_symbols)
 {
 	struct api_jobs	*api;
 
 	api = xcalloc(1, sizeof *api);
 	api->jobs = jobs;
+	api->stock = stock;
+	api->search = search;
 	api->io = io;
 	api->max_symbols = max_symbols;
 	LIST_INIT(&api->waiters);

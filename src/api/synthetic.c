@@ -22,8 +22,8 @@
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
-#include "jobs/jobs.h"
 #include "lib/hash.h"
+#include "stock/names.h"
 
 /* xorshift64*: small, fast, and the same everywhere. */
 static uint64_t
@@ -138,7 +138,7 @@ synthetic_serve(struct http_request *req, const struct route_params *params,
 	}
 	memcpy(symbol, file, len - 4);
 	symbol[len - 4] = '\0';
-	if (!jobs_symbol_ok(symbol)) {
+	if (!names_symbol_ok(symbol)) {
 		reply_problem(req, 404, "'%s' is not a valid symbol", symbol);
 		return;
 	}

@@ -1,0 +1,66 @@
+/*
+ * stockjob.h - stock jobs: for each symbol, download its price history,
+ * convert it to XML and pack it into an archive.
+ */
+#ifndef SC_STOCKJOB_H
+#define SC_STOCKJOB_H
+
+#include <stdint.h>
+
+struct compq;
+struct job;
+struct jobs;
+struct pool;
+struct stockjob;
+
+struct stockjob_config {
+	const char	*data_dir;
+	unsigned	 batch_size;		/* files per archive */
+	int		 gzip_level;
+	unsigned	 archive_threads;	/* packing archives at once */
+	unsigned	 fetch_slots;		/* downloads at once (per host) */
+	unsigned	 fetch_timeout_ms;
+	uint64_t	 max_download;
+	unsigned	 fetch_attempts;
+};
+
+struct stockjob_stats {
+	unsigned	fetching, converting, archiving;
+	uint64_t	symbols_succeeded, symbols_failed;
+};
+
+/*
+ * The pipeline, its work folders and archiver, with what an earlier run
+ * left already on its way into archives. NULL with *err (a static
+ * message) if the data directory is unusable.
+ */
+struct stockjob	*stockjob_new(struct jobs *, struct compq *,
+		    struct pool *fetch, struct pool *convert,
+		    const struct stockjob_config *, const char **err);
+/* The URL template ("...{symbol}..."); set before the first job. */
+void		 stockjob_set_source(struct stockjob *, const char *);
+/*
+ * Creates a job for n symbols (already validated and distinct).
+ * -EAGAIN when the server holds its limit of unfinished symbols.
+ */
+int		 stockjob_submit(struct stockjob *, const char *const *symbols,
+		    unsigned n, struct job **);
+void		 stockjob_get_stats(const struct stockjob *,
+		    struct stockjob_stats *);
+const char	*stockjob_archive_dir(const struct stockjob *);
+/*
+ * Where a symbol's XML is: 0 with *path (allocated: on disk, not
+ * archived yet) or with *archive and *entry (inside an archive, valid
+ * while the job is); -1 if it has none (or the job is of another kind).
+ */
+int		 stockjob_symbol_xml(const struct job *, const char *symbol,
+		    char **path, const char **archive, const char **entry);
+/*
+ * After the pools are joined: parked conversions are dropped, and what
+ * was converted is packed before this returns. Before jobs_free.
+ */
+void		 stockjob_finish(struct stockjob *);
+/* After jobs_free. */
+void		 stockjob_free(struct stockjob *);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * names.h - every name the stock pipeline gives: symbols, work files,
+ * archive entries; and their limits. One place builds them and the same
+ * place reads them back.
+ */
+#ifndef SC_NAMES_H
+#define SC_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest symbol, in bytes. */
+#define NAMES_SYMBOL_MAX	32
+
+/*
+ * Symbols: 1 to NAMES_SYMBOL_MAX of [A-Za-z0-9._^=-], the first a
+ * letter, a digit or '^' (indices such as ^GSPC). 1 if s is one.
+ */
+int	 names_symbol_ok(const char *s);
+
+/*
+ * A work file of a run: "DIR/RUN-JOB-SYMBOL.EXT" (RUN is this run's
+ * tag, so files of an earlier run are told apart). Allocated.
+ */
+char	*names_work_file(const char *dir, const char *run, uint64_t job,
+	    const char *symbol, const char *ext);
+/* The entry a symbol's XML has in its archive: "JOB/SYMBOL.xml". */
+char	*names_entry(uint64_t job, const char *symbol);
+/*
+ * The archive entry for a work file name (no directory) made by
+ * names_work_file with EXT "xml", or NULL if it is not one. Allocated.
+ */
+char	*names_entry_of_work_file(const char *filename);
+
+#endif
