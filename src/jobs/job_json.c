@@ -1,6 +1,6 @@
 /*
  * job_json.c - a job as its JSON future: the fields every job has, then
- * its kind's own (kind.h).
+ * its kind's own (jobs_kind.h).
  */
 #include "config.h"
 
@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "jobs/job_json.h"
-#include "jobs/kind.h"
+#include "jobs/jobs_kind.h"
 #include "lib/log.h"
 
 json_t *

@@ -5,7 +5,7 @@
  * twice in a run), state, version and times, the clients waiting for
  * its next change, and its idempotency key. Finished jobs are kept for
  * --job-ttl, at most --max-jobs of them, then dropped. What a job does
- * is its kind's business (kind.h): the table calls the kind's ops to
+ * is its kind's business (jobs_kind.h): the table calls the kind's ops to
  * cancel, stop, judge and free it, and knows nothing else of it.
  *
  * The loop thread owns all of it; nothing here blocks.
@@ -22,7 +22,7 @@
 #include <event2/event.h>
 
 #include "jobs/jobs.h"
-#include "jobs/kind.h"
+#include "jobs/jobs_kind.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 

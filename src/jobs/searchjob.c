@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "armstrong/armstrong.h"
-#include "jobs/kind.h"
+#include "jobs/jobs_kind.h"
 #include "jobs/searchjob.h"
 #include "lib/log.h"
 #include "lib/pool.h"

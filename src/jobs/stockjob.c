@@ -27,7 +27,7 @@
 
 #include <jansson.h>
 
-#include "jobs/kind.h"
+#include "jobs/jobs_kind.h"
 #include "jobs/stockjob.h"
 #include "lib/compq.h"
 #include "lib/log.h"

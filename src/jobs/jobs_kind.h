@@ -1,11 +1,11 @@
 /*
- * kind.h - what a kind of job (stock symbols, Armstrong searches) is to
- * the job table, and the table's side of it.
+ * jobs_kind.h - what a kind of job (stock symbols, Armstrong searches)
+ * is to the job table, and the table's side of it.
  *
  * The table (jobs.c) keeps ids, states, times, listing, waiters, expiry
- * and idempotency for every job, and knows no kind: each kind registers
- * an ops table and keeps its own per-job record behind job->data. Only
- * the files of src/jobs/ include this; the rest see jobs.h.
+ * and idempotency for every job, and knows no kind: each job points to
+ * its kind's ops table and keeps the kind's own record behind job->data.
+ * Only the files of src/jobs/ include this; the rest see jobs.h.
  */
 #ifndef SC_JOBS_KIND_H
 #define SC_JOBS_KIND_H
