@@ -98,29 +98,6 @@ raise_fd_limit(unsigned max_connections)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-/* The source: the user's, or our own synthetic one on the bound port. */
-static void
-set_source(struct app *app, const struct options *opt, int port)
-{
-	const char	*host = opt->listen_host;
-	char		*url, authority[INET6_ADDRSTRLEN + 16];
-
-	if (opt->source_url != NULL) {
-		stockjob_set_source(app->stock, opt->source_url);
-		return;
-	}
-	if (strcmp(host, "0.0.0.0") == 0)
-		host = "127.0.0.1";
-	else if (strcmp(host, "::") == 0)
-		host = "::1";
-	hostport_format(authority, sizeof authority, host, (unsigned)port);
-	xasprintf(&url, "http://%s/synthetic/{symbol}.csv", authority);
-	stockjob_set_source(app->stock, url);
-	log_info("source: built-in synthetic prices (not market data), %s",
-	    url);
-	free(url);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -131,6 +108,7 @@ main(int argc, char **argv)
 	struct jobs_config jobs_cfg;
 	struct stockjob_config stock_cfg;
 	const char	*why;
+	char		*url;
 	int		 port, rv, status = 0;
 	char		 authority[INET6_ADDRSTRLEN + 16];
 
@@ -226,7 +204,16 @@ main(int argc, char **argv)
 	    (unsigned)port);
 	fprintf(stderr, "stockcam %s listening on http://%s/ (dashboard)\n",
 	    PACKAGE_VERSION, authority);
-	set_source(&app, &opt, port);
+	if (opt.source_url != NULL)
+		stockjob_set_source(app.stock, opt.source_url);
+	else {
+		/* Our own synthetic prices, served on the port just bound. */
+		url = synthetic_url(opt.listen_host, port);
+		stockjob_set_source(app.stock, url);
+		log_info("source: built-in synthetic prices (not market data), "
+		    "%s", url);
+		free(url);
+	}
 
 	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
 	sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);

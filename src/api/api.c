@@ -28,7 +28,7 @@ api_health(struct http_request *req, const struct route_params *params,
 }
 
 static json_t *
-pool_json(struct pool *pool)
+api_pool_json(struct pool *pool)
 {
 	struct pool_stats	st;
 
@@ -72,9 +72,9 @@ api_stats(struct http_request *req, const struct route_params *params,
 		"4xx", (json_int_t)hs.by_class[4],
 		"5xx", (json_int_t)hs.by_class[5],
 	    "pools",
-		"fetch", pool_json(sv->fetch_pool),
-		"convert", pool_json(sv->convert_pool),
-		"cpu", pool_json(sv->cpu_pool),
+		"fetch", api_pool_json(sv->fetch_pool),
+		"convert", api_pool_json(sv->convert_pool),
+		"cpu", api_pool_json(sv->cpu_pool),
 	    "jobs",
 		"queued", (json_int_t)js.jobs_by_state[JOB_QUEUED],
 		"running", (json_int_t)js.jobs_by_state[JOB_RUNNING],

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 #include "http/reply.h"
 #include "http/router.h"
 #include "lib/hash.h"
+#include "lib/hostport.h"
+#include "lib/xmalloc.h"
 #include "stock/names.h"
 
 /* xorshift64*: small, fast, and the same everywhere. */
@@ -154,4 +157,18 @@ void
 synthetic_register(struct router *r)
 {
 	router_add(r, HTTP_GET, "/synthetic/{file}", synthetic_serve, NULL);
+}
+
+char *
+synthetic_url(const char *host, int port)
+{
+	char	*url, authority[INET6_ADDRSTRLEN + 16];
+
+	if (strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	hostport_format(authority, sizeof authority, host, (unsigned)port);
+	xasprintf(&url, "http://%s/synthetic/{symbol}.csv", authority);
+	return url;
 }

@@ -11,5 +11,11 @@ struct router;
 void	synthetic_csv(struct evbuffer *, const char *symbol, unsigned rows);
 /* Serves GET /synthetic/{symbol}.csv. */
 void	synthetic_register(struct router *);
+/*
+ * The source URL template of this server's own synthetic prices, for a
+ * server listening on host (a wildcard address becomes loopback) and
+ * port. Allocated.
+ */
+char	*synthetic_url(const char *host, int port);
 
 #endif
