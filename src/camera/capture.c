@@ -24,7 +24,7 @@
 
 #include "camera/camera_int.h"
 #include "camera/camsrc.h"
-#include "camera/jpeg.h"
+#include "camera/jpegenc.h"
 #include "camera/multipart.h"
 #include "camera/placeholder.h"
 #include "lib/log.h"
@@ -39,7 +39,7 @@
 /* What the capture thread keeps between frames. */
 struct capture {
 	struct camera	*cam;
-	struct jpeg	*jp;
+	struct jpegenc	*jp;
 	struct timespec	 next;		/* when a paced frame is due */
 	struct timespec	 last_good;	/* last frame from the source */
 	struct timespec	 last_shown;	/* last placeholder */
@@ -50,7 +50,7 @@ struct capture {
 void
 capture_frame_free(struct frame *f)
 {
-	jpeg_data_free(f->jpeg);
+	jpegenc_data_free(f->jpeg);
 	free(f);
 }
 
@@ -137,7 +137,7 @@ show_placeholder(struct capture *cap, const char *why)
 	f->placeholder = 1;
 	clock_gettime(CLOCK_REALTIME, &f->captured);
 	placeholder_draw(cap->py, cap->pu, cap->pv, w, h, why, &f->captured);
-	f->jpeg = jpeg_encode_420(cap->jp, cap->py, cap->pu, cap->pv, w, h,
+	f->jpeg = jpegenc_encode_420(cap->jp, cap->py, cap->pu, cap->pv, w, h,
 	    cam->quality, &f->len, &err);
 	if (f->jpeg == NULL) {
 		log_warn("camera: placeholder: %s", err);
@@ -150,9 +150,9 @@ show_placeholder(struct capture *cap, const char *why)
 	publish(cam, f);
 }
 
-static const enum jpeg_samp layout_samp[] = {
-	[CAMSRC_YUV420] = JPEG_420, [CAMSRC_YUV422] = JPEG_422,
-	[CAMSRC_YUV444] = JPEG_444, [CAMSRC_GRAY] = JPEG_GRAY,
+static const enum jpegenc_samp layout_samp[] = {
+	[CAMSRC_YUV420] = JPEGENC_420, [CAMSRC_YUV422] = JPEGENC_422,
+	[CAMSRC_YUV444] = JPEGENC_444, [CAMSRC_GRAY] = JPEGENC_GRAY,
 };
 
 /* Encodes (or copies, for a device's own JPEG) and publishes a frame. */
@@ -174,10 +174,10 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	if (sf->taken.tv_sec != 0 && age > 0 && age < 1)
 		mono_add_ns(&f->captured, -(long)(age * 1e9));
 	if (sf->layout == CAMSRC_JPEG) {
-		f->jpeg = jpeg_data_copy(sf->jpeg, sf->jpeg_len);
+		f->jpeg = jpegenc_data_copy(sf->jpeg, sf->jpeg_len);
 		f->len = sf->jpeg_len;
 	} else
-		f->jpeg = jpeg_encode_yuv(cap->jp, layout_samp[sf->layout],
+		f->jpeg = jpegenc_encode_yuv(cap->jp, layout_samp[sf->layout],
 		    sf->planes, sf->strides, sf->width, sf->height,
 		    cam->quality, &f->len, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -310,7 +310,7 @@ capture_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	memset(&cap, 0, sizeof cap);
 	cap.cam = cam;
-	cap.jp = jpeg_new();
+	cap.jp = jpegenc_new();
 
 	pthread_mutex_lock(&cam->lock);
 	for (;;) {
@@ -334,7 +334,7 @@ capture_main(void *arg)
 	}
 	pthread_mutex_unlock(&cam->lock);
 	camsrc_close(cam->src);
-	jpeg_free(cap.jp);
+	jpegenc_free(cap.jp);
 	free(cap.py);
 	free(cap.pu);
 	free(cap.pv);
