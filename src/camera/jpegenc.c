@@ -44,7 +44,7 @@ jpegenc_free(struct jpegenc *j)
 	free(j);
 }
 
-static const int tj_samp[] = {
+static const int samp_tj[] = {
 	[JPEGENC_420] = TJSAMP_420, [JPEGENC_422] = TJSAMP_422,
 	[JPEGENC_444] = TJSAMP_444, [JPEGENC_GRAY] = TJSAMP_GRAY,
 };
@@ -88,7 +88,7 @@ jpegenc_encode_yuv(struct jpegenc *j, enum jpegenc_samp samp,
     const char **err)
 {
 	const unsigned char	*in[3];
-	int			 st[3], ts = tj_samp[samp], i;
+	int			 st[3], ts = samp_tj[samp], i;
 	unsigned char		*out = NULL;
 	unsigned long		 size = 0;
 
