@@ -105,10 +105,10 @@ encode(struct capture *cap, struct frame *f, enum jpegenc_samp samp,
     const unsigned char *const planes[3], const unsigned strides[3],
     unsigned w, unsigned h, const char *what)
 {
-	const char	*err = "?";
+	char		 err[JPEGENC_ERRLEN];
 
 	f->jpeg = jpegenc_encode_yuv(cap->jp, samp, planes, strides, w, h,
-	    cap->cam->quality, &f->len, &err);
+	    cap->cam->quality, &f->len, err, sizeof err);
 	if (f->jpeg != NULL)
 		return 0;
 	log_warn("camera: %s: %s", what, err);

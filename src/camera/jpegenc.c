@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,8 +85,8 @@ pad_luma(struct jpegenc *j, const unsigned char *y, unsigned stride,
 unsigned char *
 jpegenc_encode_yuv(struct jpegenc *j, enum jpegenc_samp samp,
     const unsigned char *const planes[3], const unsigned strides[3],
-    unsigned width, unsigned height, int quality, size_t *len,
-    const char **err)
+    unsigned width, unsigned height, int quality, size_t *len, char *err,
+    size_t errlen)
 {
 	const unsigned char	*in[3];
 	int			 st[3], ts = samp_tj[samp], i;
@@ -93,7 +94,7 @@ jpegenc_encode_yuv(struct jpegenc *j, enum jpegenc_samp samp,
 	unsigned long		 size = 0;
 
 	if (width == 0 || height == 0) {
-		*err = "empty frame";
+		snprintf(err, errlen, "empty frame");
 		return NULL;
 	}
 	in[0] = pad_luma(j, planes[0], strides[0], width, height, ts, &st[0]);
@@ -103,7 +104,7 @@ jpegenc_encode_yuv(struct jpegenc *j, enum jpegenc_samp samp,
 	}
 	if (tjCompressFromYUVPlanes(j->tj, in, (int)width, st, (int)height,
 	    ts, &out, &size, quality, TJFLAG_FASTDCT) != 0) {
-		*err = tjGetErrorStr2(j->tj);
+		snprintf(err, errlen, "%s", tjGetErrorStr2(j->tj));
 		tjFree(out);
 		return NULL;
 	}
@@ -114,7 +115,7 @@ jpegenc_encode_yuv(struct jpegenc *j, enum jpegenc_samp samp,
 unsigned char *
 jpegenc_encode_420(struct jpegenc *j, const unsigned char *y,
     const unsigned char *u, const unsigned char *v, unsigned width,
-    unsigned height, int quality, size_t *len, const char **err)
+    unsigned height, int quality, size_t *len, char *err, size_t errlen)
 {
 	const unsigned char	*planes[3] = { y, u, v };
 	unsigned		 strides[3];
@@ -122,7 +123,7 @@ jpegenc_encode_420(struct jpegenc *j, const unsigned char *y,
 	strides[0] = width;
 	strides[1] = strides[2] = (width + 1) / 2;
 	return jpegenc_encode_yuv(j, JPEGENC_420, planes, strides, width,
-	    height, quality, len, err);
+	    height, quality, len, err, errlen);
 }
 
 unsigned char *

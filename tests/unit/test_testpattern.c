@@ -66,7 +66,7 @@ main(void)
 	struct planes	 p;
 	struct jpegenc	*j = jpegenc_new();
 	unsigned char	*jpg, *gray, *first;
-	const char	*err = NULL;
+	char		 err[JPEGENC_ERRLEN] = "";
 	size_t		 len, i;
 	/* 119: the sweep line reaches the last rows of a 480-line frame. */
 	uint64_t	 seqs[] = { 0, 1, 7, 119, 1234567, 9999999999ULL };
@@ -87,7 +87,7 @@ main(void)
 
 		testpattern_draw(p.y, p.u, p.v, p.w, p.h, 4242, &now);
 		jpg = jpegenc_encode_420(j, p.y, p.u, p.v, p.w, p.h, 40, &len,
-		    &err);
+		    err, sizeof err);
 		ok(jpg != NULL && len > 100, "%ux%u: encodes (%zu bytes)",
 		    p.w, p.h, len);
 		gray = jpg != NULL ? decode_luma(jpg, len, p.w, p.h) : NULL;
@@ -111,7 +111,8 @@ main(void)
 	/* Odd sizes: luma is padded for TurboJPEG, never read past. */
 	planes_new(&p, 321, 241);
 	testpattern_draw(p.y, p.u, p.v, 321, 241, 3, &now);
-	jpg = jpegenc_encode_420(j, p.y, p.u, p.v, 321, 241, 40, &len, &err);
+	jpg = jpegenc_encode_420(j, p.y, p.u, p.v, 321, 241, 40, &len, err,
+	    sizeof err);
 	gray = jpg != NULL ? decode_luma(jpg, len, 321, 241) : NULL;
 	ok(gray != NULL, "an odd 321x241 frame encodes to a 321x241 JPEG");
 	is_int(gray != NULL ? testpattern_read_counter(gray, 321, 241) : -2,
