@@ -8,7 +8,7 @@
  * camera thread does) and compresses each with
  * tjCompressFromYUVPlanes(..., TJSAMP_420, ..., QUALITY, TJFLAG_FASTDCT)
  * on one tjhandle, letting TurboJPEG allocate the output as the server
- * does (src/jpeg.c; called here directly, not through jpeg_encode_420).
+ * does (src/camera/jpegenc.c; called here directly, not through jpegenc_encode_420).
  * Only the compress call is timed (CLOCK_MONOTONIC), as the server's
  * encode_ms is; the output is freed after the clock stops.  WARMUP
  * frames are encoded untimed first.  Each frame is encoded right after
@@ -141,7 +141,7 @@ main(int argc, char *argv[])
 	strides[0] = (int)width;
 	strides[1] = strides[2] = (int)((width + 1) / 2);
 
-	/* A fresh handle, as the camera thread makes one (jpeg_new). */
+	/* A fresh handle, as the camera thread makes one (jpegenc_new). */
 	if ((tj = tjInitCompress()) == NULL) {
 		fprintf(stderr, "%s: tjInitCompress: %s\n", prog,
 		    tjGetErrorStr2(NULL));

@@ -22,6 +22,7 @@
 #include <event2/thread.h>
 
 #include "api/api.h"
+#include "api/api_camera.h"
 #include "api/api_jobs.h"
 #include "api/assets.h"
 #include "api/synthetic.h"
@@ -56,6 +57,7 @@ struct app {
 	struct searchjob	*search;
 	struct api_jobs		*api_jobs;
 	struct camera		*camera;
+	struct api_camera	*api_camera;
 	struct http_server	*http;
 	struct api_server	 figures;
 };
@@ -107,6 +109,7 @@ main(int argc, char **argv)
 	struct camera_config camcfg;
 	struct jobs_config jobs_cfg;
 	struct stockjob_config stock_cfg;
+	char		 camerr[CAMERA_ERRLEN];
 	const char	*why;
 	char		*url;
 	int		 port, rv, status = 0;
@@ -132,8 +135,9 @@ main(int argc, char **argv)
 		options_free(&opt);
 		return 2;
 	}
-	if (camera_check_source(opt.camera, &why) != 0) {
-		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera, why);
+	if (camera_check_source(opt.camera, camerr, sizeof camerr) != 0) {
+		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera,
+		    camerr);
 		options_free(&opt);
 		return 2;
 	}
@@ -182,15 +186,16 @@ main(int argc, char **argv)
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
 	    app.stock, app.search, app.fetch_pool, opt.max_symbols);
 	synthetic_register(app.router);
-	camcfg.source = opt.camera;
-	camcfg.quality = (int)opt.jpeg_quality;
-	camcfg.max_viewers = opt.max_viewers;
-	if ((app.camera = camera_new(app.base, &camcfg, &why)) == NULL) {
-		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera, why);
+	options_camera_config(&opt, &camcfg);
+	if ((app.camera = camera_new(app.base, &camcfg, camerr,
+	    sizeof camerr)) == NULL) {
+		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera,
+		    camerr);
 		status = 2;
 		goto out;
 	}
-	camera_register(app.camera, app.router);
+	app.api_camera = api_camera_register(app.router, app.camera,
+	    opt.max_viewers);
 	app.assets = assets_register(app.router);
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
@@ -228,7 +233,8 @@ main(int argc, char **argv)
 out:
 	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
-	camera_free(app.camera);	/* viewers are gone with their conns */
+	api_camera_free(app.api_camera);	/* viewers are gone with their conns */
+	camera_free(app.camera);
 	if (app.jobs != NULL)
 		jobs_shutdown(app.jobs);
 	pool_shutdown(app.cpu_pool);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "camera/camera.h"
 #include "jobs/jobs.h"
 #include "jobs/stockjob.h"
 #include "lib/xmalloc.h"
@@ -389,4 +390,12 @@ options_stockjob_config(const struct options *opt,
 	cfg->fetch_timeout_ms = opt->fetch_timeout_ms;
 	cfg->max_download = opt->max_download;
 	cfg->fetch_attempts = opt->fetch_attempts;
+}
+
+void
+options_camera_config(const struct options *opt, struct camera_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->source = opt->camera;
+	cfg->quality = (int)opt->jpeg_quality;
 }

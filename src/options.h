@@ -37,6 +37,7 @@ enum options_result {
 	OPTIONS_ERROR,		/* message printed: exit 2 */
 };
 
+struct camera_config;
 struct jobs_config;
 struct stockjob_config;
 
@@ -50,5 +51,7 @@ void		   options_jobs_config(const struct options *,
 		       struct jobs_config *);
 void		   options_stockjob_config(const struct options *,
 		       struct stockjob_config *);
+void		   options_camera_config(const struct options *,
+		       struct camera_config *);
 
 #endif

@@ -52,6 +52,7 @@ struct camsrc;
  */
 struct camsrc	*camsrc_new(const char *spec, int cancel_fd, char *err,
 		    size_t errlen);
+/* Closes the source if open and frees it (NULL is fine). */
 void		 camsrc_free(struct camsrc *);
 
 /* 0, or -1 with a message; opening an open source is a no-op. */

@@ -415,7 +415,7 @@ v4l2src_free(struct camsrc *src)
 	free(vs);
 }
 
-static const struct camsrc_ops v4l2_ops = {
+static const struct camsrc_ops v4l2src_ops = {
 	"v4l2", v4l2src_open, v4l2src_close, v4l2src_next, v4l2src_free
 };
 
@@ -459,7 +459,7 @@ camsrc_v4l2_init(struct camsrc *src, const char *args, char *err,
 	vs->req_width = src->width;
 	vs->req_height = src->height;
 	vs->req_fps = src->fps;
-	src->ops = &v4l2_ops;
+	src->ops = &v4l2src_ops;
 	src->priv = vs;
 	src->self_paced = 0;
 	src->format = vs->want == WANT_MJPEG ? "mjpeg" : "yuyv";

@@ -69,7 +69,7 @@ on_frame(const struct y4m_info *info, const unsigned char *const planes[3],
 }
 
 static int
-y4m_open_fd(struct camsrc *src, char *err, size_t errlen)
+y4msrc_open_fd(struct camsrc *src, char *err, size_t errlen)
 {
 	struct y4msrc	*ys = src->priv;
 	struct stat	 st;
@@ -91,7 +91,7 @@ y4msrc_open(struct camsrc *src, char *err, size_t errlen)
 	struct y4msrc	*ys = src->priv;
 
 	/* stdin stays open between viewers: it cannot be opened again. */
-	if (ys->fd < 0 && y4m_open_fd(src, err, errlen) != 0)
+	if (ys->fd < 0 && y4msrc_open_fd(src, err, errlen) != 0)
 		return -1;
 	if (ys->parser == NULL)
 		ys->parser = y4m_new(on_frame, ys);
@@ -271,7 +271,7 @@ y4msrc_free(struct camsrc *src)
 	free(ys);
 }
 
-static const struct camsrc_ops y4m_ops = {
+static const struct camsrc_ops y4msrc_ops = {
 	"y4m", y4msrc_open, y4msrc_close, y4msrc_next, y4msrc_free
 };
 
@@ -291,7 +291,7 @@ camsrc_y4m_init(struct camsrc *src, const char *args, char *err,
 	ys->name = strcmp(args, "-") == 0 ? "standard input" : ys->path;
 	ys->fd = -1;
 	ys->rbuf = xmalloc(READ_SIZE);
-	src->ops = &y4m_ops;
+	src->ops = &y4msrc_ops;
 	src->priv = ys;
 	src->self_paced = 1;
 	src->format = "y4m";

@@ -1,12 +1,11 @@
 /*
  * capture.c - the camera's capture thread.
  *
- * It runs while someone watches or waits for a snapshot (camera.c keeps
- * the count): opens the source, takes a frame (pacing files and the
- * pattern to their rate; devices pace themselves), encodes it once with
- * TurboJPEG, or copies a device's own JPEG as it is, and leaves it in
- * the camera's one-frame slot, writing the eventfd when the slot was
- * empty. A frame the loop has not taken yet is replaced, not queued.
+ * It runs while the camera has subscribers (camera.c keeps the count):
+ * opens the source, takes a frame (pacing files and the pattern to their
+ * rate; devices pace themselves), encodes it once with TurboJPEG, or
+ * copies a device's own JPEG as it is, and leaves it in the camera's
+ * one-frame slot, writing the eventfd when the slot was empty. A frame the loop has not taken yet is replaced, not queued.
  *
  * A source that fails is closed and opened again every RETRY_MS; until
  * it works, and while a source stays silent for STALL_MS, viewers get a
@@ -24,7 +23,8 @@
 
 #include "camera/camera_int.h"
 #include "camera/camsrc.h"
-#include "camera/jpeg.h"
+#include "camera/frame.h"
+#include "camera/jpegenc.h"
 #include "camera/multipart.h"
 #include "camera/placeholder.h"
 #include "lib/log.h"
@@ -39,20 +39,13 @@
 /* What the capture thread keeps between frames. */
 struct capture {
 	struct camera	*cam;
-	struct jpeg	*jp;
+	struct jpegenc	*jp;
 	struct timespec	 next;		/* when a paced frame is due */
 	struct timespec	 last_good;	/* last frame from the source */
 	struct timespec	 last_shown;	/* last placeholder */
 	unsigned char	*py, *pu, *pv;	/* placeholder planes */
 	unsigned	 pw, ph;
 };
-
-void
-capture_frame_free(struct frame *f)
-{
-	jpeg_data_free(f->jpeg);
-	free(f);
-}
 
 /* Hands a frame to the loop (called without the lock). */
 static void
@@ -62,7 +55,6 @@ publish(struct camera *cam, struct frame *f)
 	uint64_t	 one = 1;
 	ssize_t		 unused;
 
-	f->refs = 1;
 	pthread_mutex_lock(&cam->lock);
 	f->head_len = multipart_head(f->head, f->len, &f->captured,
 	    cam->published++, f->placeholder);
@@ -72,7 +64,7 @@ publish(struct camera *cam, struct frame *f)
 		cam->replaced++;
 	pthread_mutex_unlock(&cam->lock);
 	if (old != NULL)
-		capture_frame_free(old);	/* never seen by the loop */
+		frame_unref(old);	/* never seen by the loop */
 	else {
 		unused = write(cam->efd, &one, sizeof one);
 		(void)unused;		/* EAGAIN: already readable */
@@ -80,27 +72,48 @@ publish(struct camera *cam, struct frame *f)
 }
 
 static void
-set_state(struct camera *cam, enum cam_state st, const char *why)
+set_state(struct camera *cam, enum camera_state st, const char *why)
 {
-	enum cam_state	old;
+	enum camera_state	old;
 
 	pthread_mutex_lock(&cam->lock);
 	old = cam->state;
 	cam->state = st;
-	if (st == CAM_FAILED && old != CAM_FAILED)
+	if (st == CAMERA_FAILED && old != CAMERA_FAILED)
 		cam->failures++;
 	/* The last failure stays on show while idle: nothing has fixed it. */
 	if (why != NULL)
 		snprintf(cam->error, sizeof cam->error, "%s", why);
-	else if (st == CAM_LIVE)
+	else if (st == CAMERA_LIVE)
 		cam->error[0] = '\0';
 	pthread_mutex_unlock(&cam->lock);
-	if (st == CAM_FAILED && old != CAM_FAILED)
+	if (st == CAMERA_FAILED && old != CAMERA_FAILED)
 		log_warn("camera: %s; retrying every %d ms", why, RETRY_MS);
-	else if (st == CAM_STALLED && old != CAM_STALLED)
+	else if (st == CAMERA_STALLED && old != CAMERA_STALLED)
 		log_warn("camera: %s", why);
-	else if (st == CAM_LIVE && (old == CAM_FAILED || old == CAM_STALLED))
+	else if (st == CAMERA_LIVE && (old == CAMERA_FAILED ||
+	    old == CAMERA_STALLED))
 		log_info("camera: %s delivers frames again", cam->source);
+}
+
+/*
+ * Encodes planes into f; on failure logs it (as "camera: what: why"),
+ * drops f and returns -1.
+ */
+static int
+encode(struct capture *cap, struct frame *f, enum jpegenc_samp samp,
+    const unsigned char *const planes[3], const unsigned strides[3],
+    unsigned w, unsigned h, const char *what)
+{
+	char		 err[JPEGENC_ERRLEN];
+
+	f->jpeg = jpegenc_encode_yuv(cap->jp, samp, planes, strides, w, h,
+	    cap->cam->quality, &f->len, err, sizeof err);
+	if (f->jpeg != NULL)
+		return 0;
+	log_warn("camera: %s: %s", what, err);
+	frame_unref(f);
+	return -1;
 }
 
 /* Sends the "no signal" frame, at most about once a second. */
@@ -110,8 +123,8 @@ show_placeholder(struct capture *cap, const char *why)
 	struct camera	*cam = cap->cam;
 	struct frame	*f;
 	struct timespec	 now;
-	unsigned	 w, h, fps;
-	const char	*err;
+	const unsigned char *planes[3];
+	unsigned	 strides[3], w, h, fps;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (cap->last_shown.tv_sec != 0 &&
@@ -133,26 +146,27 @@ show_placeholder(struct capture *cap, const char *why)
 		cap->pw = w;
 		cap->ph = h;
 	}
-	f = xcalloc(1, sizeof *f);
+	f = frame_new();
 	f->placeholder = 1;
 	clock_gettime(CLOCK_REALTIME, &f->captured);
 	placeholder_draw(cap->py, cap->pu, cap->pv, w, h, why, &f->captured);
-	f->jpeg = jpeg_encode_420(cap->jp, cap->py, cap->pu, cap->pv, w, h,
-	    cam->quality, &f->len, &err);
-	if (f->jpeg == NULL) {
-		log_warn("camera: placeholder: %s", err);
-		free(f);
+	planes[0] = cap->py;
+	planes[1] = cap->pu;
+	planes[2] = cap->pv;
+	strides[0] = w;
+	strides[1] = strides[2] = w / 2;
+	if (encode(cap, f, JPEGENC_420, planes, strides, w, h,
+	    "placeholder") != 0)
 		return;
-	}
 	pthread_mutex_lock(&cam->lock);
 	cam->placeholders++;
 	pthread_mutex_unlock(&cam->lock);
 	publish(cam, f);
 }
 
-static const enum jpeg_samp layout_samp[] = {
-	[CAMSRC_YUV420] = JPEG_420, [CAMSRC_YUV422] = JPEG_422,
-	[CAMSRC_YUV444] = JPEG_444, [CAMSRC_GRAY] = JPEG_GRAY,
+static const enum jpegenc_samp layout_samp[] = {
+	[CAMSRC_YUV420] = JPEGENC_420, [CAMSRC_YUV422] = JPEGENC_422,
+	[CAMSRC_YUV444] = JPEGENC_444, [CAMSRC_GRAY] = JPEGENC_GRAY,
 };
 
 /* Encodes (or copies, for a device's own JPEG) and publishes a frame. */
@@ -162,11 +176,11 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	struct camera	*cam = cap->cam;
 	struct frame	*f;
 	struct timespec	 t0, t1;
-	const char	*err = "?";
 	unsigned	 fps;
 	double		 age;
+	int		 rv = 0;
 
-	f = xcalloc(1, sizeof *f);
+	f = frame_new();
 	clock_gettime(CLOCK_REALTIME, &f->captured);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* A device says when it took the frame: date the frame by that. */
@@ -174,19 +188,15 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	if (sf->taken.tv_sec != 0 && age > 0 && age < 1)
 		mono_add_ns(&f->captured, -(long)(age * 1e9));
 	if (sf->layout == CAMSRC_JPEG) {
-		f->jpeg = jpeg_data_copy(sf->jpeg, sf->jpeg_len);
+		f->jpeg = jpegenc_data_copy(sf->jpeg, sf->jpeg_len);
 		f->len = sf->jpeg_len;
 	} else
-		f->jpeg = jpeg_encode_yuv(cap->jp, layout_samp[sf->layout],
-		    sf->planes, sf->strides, sf->width, sf->height,
-		    cam->quality, &f->len, &err);
+		rv = encode(cap, f, layout_samp[sf->layout], sf->planes,
+		    sf->strides, sf->width, sf->height, "encode");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cap->last_good = t1;
-	if (f->jpeg == NULL) {
-		log_warn("camera: encode: %s", err);
-		free(f);
+	if (rv != 0)
 		return;
-	}
 	pthread_mutex_lock(&cam->lock);
 	cam->captured++;
 	if (sf->layout == CAMSRC_JPEG)
@@ -257,7 +267,7 @@ capture_once(struct capture *cap)
 
 	if (!cam->src->is_open) {
 		if (camsrc_open(cam->src, err, sizeof err) != 0) {
-			set_state(cam, CAM_FAILED, err);
+			set_state(cam, CAMERA_FAILED, err);
 			show_placeholder(cap, err);
 			nap(cam, RETRY_MS);
 			return;
@@ -270,7 +280,7 @@ capture_once(struct capture *cap)
 	switch (camsrc_next(cam->src, &sf, WAIT_MS, err, sizeof err)) {
 	case CAMSRC_FRAME:
 		deliver_frame(cap, &sf);
-		set_state(cam, CAM_LIVE, NULL);
+		set_state(cam, CAMERA_LIVE, NULL);
 		break;
 	case CAMSRC_AGAIN:
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -279,12 +289,12 @@ capture_once(struct capture *cap)
 			snprintf(why, sizeof why, "the device sent no frame "
 			    "for %.0f s", quiet);
 			camsrc_close(cam->src);
-			set_state(cam, CAM_FAILED, why);
+			set_state(cam, CAMERA_FAILED, why);
 			show_placeholder(cap, why);
 		} else if (quiet * 1000 >= STALL_MS) {
 			snprintf(why, sizeof why, "no frame from the source "
 			    "for %.0f s", quiet);
-			set_state(cam, CAM_STALLED, why);
+			set_state(cam, CAMERA_STALLED, why);
 			show_placeholder(cap, why);
 		}
 		break;
@@ -292,7 +302,7 @@ capture_once(struct capture *cap)
 		camsrc_close(cam->src);
 		if (stopping(cam))	/* the wait was cancelled: no failure */
 			break;
-		set_state(cam, CAM_FAILED, err);
+		set_state(cam, CAMERA_FAILED, err);
 		show_placeholder(cap, err);
 		nap(cam, RETRY_MS);
 		break;
@@ -310,7 +320,7 @@ capture_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	memset(&cap, 0, sizeof cap);
 	cap.cam = cam;
-	cap.jp = jpeg_new();
+	cap.jp = jpegenc_new();
 
 	pthread_mutex_lock(&cam->lock);
 	for (;;) {
@@ -318,13 +328,13 @@ capture_main(void *arg)
 			/* Nobody watches: let the device or file go. */
 			pthread_mutex_unlock(&cam->lock);
 			camsrc_close(cam->src);
-			set_state(cam, CAM_IDLE, NULL);
+			set_state(cam, CAMERA_IDLE, NULL);
 			cap.last_shown.tv_sec = 0;
 			pthread_mutex_lock(&cam->lock);
 			while (cam->wanted == 0 && !cam->stopping)
 				pthread_cond_wait(&cam->wake, &cam->lock);
-			if (cam->state == CAM_IDLE)
-				cam->state = CAM_STARTING;
+			if (cam->state == CAMERA_IDLE)
+				cam->state = CAMERA_STARTING;
 		}
 		if (cam->stopping)
 			break;
@@ -334,7 +344,7 @@ capture_main(void *arg)
 	}
 	pthread_mutex_unlock(&cam->lock);
 	camsrc_close(cam->src);
-	jpeg_free(cap.jp);
+	jpegenc_free(cap.jp);
 	free(cap.py);
 	free(cap.pu);
 	free(cap.pv);

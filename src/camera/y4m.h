@@ -40,6 +40,7 @@ const struct y4m_info *y4m_info(const struct y4m *);
 const char	*y4m_error(const struct y4m *);
 /* Complete frames delivered; a truncated last frame is not counted. */
 uint64_t	 y4m_frames(const struct y4m *);
+/* Frees the parser (NULL is fine). */
 void		 y4m_free(struct y4m *);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include <turbojpeg.h>
 
-#include "camera/jpeg.h"
+#include "camera/jpegenc.h"
 #include "camera/testpattern.h"
 #include "tap.h"
 
@@ -64,9 +64,9 @@ main(void)
 					     { 322, 242 } };
 	struct timespec	 now = { 1764000000, 0 };
 	struct planes	 p;
-	struct jpeg	*j = jpeg_new();
+	struct jpegenc	*j = jpegenc_new();
 	unsigned char	*jpg, *gray, *first;
-	const char	*err = NULL;
+	char		 err[JPEGENC_ERRLEN] = "";
 	size_t		 len, i;
 	/* 119: the sweep line reaches the last rows of a 480-line frame. */
 	uint64_t	 seqs[] = { 0, 1, 7, 119, 1234567, 9999999999ULL };
@@ -86,8 +86,8 @@ main(void)
 		    p.w, p.h);
 
 		testpattern_draw(p.y, p.u, p.v, p.w, p.h, 4242, &now);
-		jpg = jpeg_encode_420(j, p.y, p.u, p.v, p.w, p.h, 40, &len,
-		    &err);
+		jpg = jpegenc_encode_420(j, p.y, p.u, p.v, p.w, p.h, 40, &len,
+		    err, sizeof err);
 		ok(jpg != NULL && len > 100, "%ux%u: encodes (%zu bytes)",
 		    p.w, p.h, len);
 		gray = jpg != NULL ? decode_luma(jpg, len, p.w, p.h) : NULL;
@@ -95,7 +95,7 @@ main(void)
 		is_int(gray ? testpattern_read_counter(gray, p.w, p.h) : -1,
 		    4242, "%ux%u: counter survives quality 40", p.w, p.h);
 		free(gray);
-		jpeg_data_free(jpg);
+		jpegenc_data_free(jpg);
 		planes_free(&p);
 	}
 
@@ -111,13 +111,14 @@ main(void)
 	/* Odd sizes: luma is padded for TurboJPEG, never read past. */
 	planes_new(&p, 321, 241);
 	testpattern_draw(p.y, p.u, p.v, 321, 241, 3, &now);
-	jpg = jpeg_encode_420(j, p.y, p.u, p.v, 321, 241, 40, &len, &err);
+	jpg = jpegenc_encode_420(j, p.y, p.u, p.v, 321, 241, 40, &len, err,
+	    sizeof err);
 	gray = jpg != NULL ? decode_luma(jpg, len, 321, 241) : NULL;
 	ok(gray != NULL, "an odd 321x241 frame encodes to a 321x241 JPEG");
 	is_int(gray != NULL ? testpattern_read_counter(gray, 321, 241) : -2,
 	    3, "and its frame number reads back");
 	free(gray);
-	jpeg_data_free(jpg);
+	jpegenc_data_free(jpg);
 	planes_free(&p);
 
 	planes_new(&p, 16, 8);
@@ -125,6 +126,6 @@ main(void)
 	is_int(testpattern_read_counter(p.y, 16, 8), -1,
 	    "a frame too small for digits draws none, reads none");
 	planes_free(&p);
-	jpeg_free(j);
+	jpegenc_free(j);
 	return tap_done();
 }

@@ -1,5 +1,5 @@
 /*
- * jpeg.c - TurboJPEG, from YUV planes straight to JPEG.
+ * jpegenc.c - TurboJPEG, from YUV planes straight to JPEG.
  *
  * Sources hand us planar YUV (the test pattern, y4m, V4L2's YUYV after
  * a repack), so frames are compressed from the planes with no colour
@@ -8,34 +8,35 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <turbojpeg.h>
 
-#include "camera/jpeg.h"
+#include "camera/jpegenc.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
-struct jpeg {
+struct jpegenc {
 	tjhandle	 tj;
 	unsigned char	*pad;		/* luma padded for odd sizes */
 	size_t		 padsize;
 };
 
-struct jpeg *
-jpeg_new(void)
+struct jpegenc *
+jpegenc_new(void)
 {
-	struct jpeg	*j;
+	struct jpegenc	*j;
 
 	j = xcalloc(1, sizeof *j);
 	if ((j->tj = tjInitCompress()) == NULL)
-		fatalx("jpeg: tjInitCompress: %s", tjGetErrorStr2(NULL));
+		fatalx("jpegenc: tjInitCompress: %s", tjGetErrorStr2(NULL));
 	return j;
 }
 
 void
-jpeg_free(struct jpeg *j)
+jpegenc_free(struct jpegenc *j)
 {
 	if (j == NULL)
 		return;
@@ -44,9 +45,9 @@ jpeg_free(struct jpeg *j)
 	free(j);
 }
 
-static const int tj_samp[] = {
-	[JPEG_420] = TJSAMP_420, [JPEG_422] = TJSAMP_422,
-	[JPEG_444] = TJSAMP_444, [JPEG_GRAY] = TJSAMP_GRAY,
+static const int samp_tj[] = {
+	[JPEGENC_420] = TJSAMP_420, [JPEGENC_422] = TJSAMP_422,
+	[JPEGENC_444] = TJSAMP_444, [JPEGENC_GRAY] = TJSAMP_GRAY,
 };
 
 /*
@@ -55,7 +56,7 @@ static const int tj_samp[] = {
  * plane, repeating the last column and row, when the frame is odd.
  */
 static const unsigned char *
-pad_luma(struct jpeg *j, const unsigned char *y, unsigned stride,
+pad_luma(struct jpegenc *j, const unsigned char *y, unsigned stride,
     unsigned width, unsigned height, int samp, int *out_stride)
 {
 	unsigned	pw, ph, r;
@@ -82,28 +83,28 @@ pad_luma(struct jpeg *j, const unsigned char *y, unsigned stride,
 }
 
 unsigned char *
-jpeg_encode_yuv(struct jpeg *j, enum jpeg_samp samp,
+jpegenc_encode_yuv(struct jpegenc *j, enum jpegenc_samp samp,
     const unsigned char *const planes[3], const unsigned strides[3],
-    unsigned width, unsigned height, int quality, size_t *len,
-    const char **err)
+    unsigned width, unsigned height, int quality, size_t *len, char *err,
+    size_t errlen)
 {
 	const unsigned char	*in[3];
-	int			 st[3], ts = tj_samp[samp], i;
+	int			 st[3], ts = samp_tj[samp], i;
 	unsigned char		*out = NULL;
 	unsigned long		 size = 0;
 
 	if (width == 0 || height == 0) {
-		*err = "empty frame";
+		snprintf(err, errlen, "empty frame");
 		return NULL;
 	}
 	in[0] = pad_luma(j, planes[0], strides[0], width, height, ts, &st[0]);
 	for (i = 1; i < 3; i++) {
-		in[i] = samp == JPEG_GRAY ? NULL : planes[i];
-		st[i] = samp == JPEG_GRAY ? 0 : (int)strides[i];
+		in[i] = samp == JPEGENC_GRAY ? NULL : planes[i];
+		st[i] = samp == JPEGENC_GRAY ? 0 : (int)strides[i];
 	}
 	if (tjCompressFromYUVPlanes(j->tj, in, (int)width, st, (int)height,
 	    ts, &out, &size, quality, TJFLAG_FASTDCT) != 0) {
-		*err = tjGetErrorStr2(j->tj);
+		snprintf(err, errlen, "%s", tjGetErrorStr2(j->tj));
 		tjFree(out);
 		return NULL;
 	}
@@ -112,32 +113,32 @@ jpeg_encode_yuv(struct jpeg *j, enum jpeg_samp samp,
 }
 
 unsigned char *
-jpeg_encode_420(struct jpeg *j, const unsigned char *y, const unsigned char *u,
-    const unsigned char *v, unsigned width, unsigned height, int quality,
-    size_t *len, const char **err)
+jpegenc_encode_420(struct jpegenc *j, const unsigned char *y,
+    const unsigned char *u, const unsigned char *v, unsigned width,
+    unsigned height, int quality, size_t *len, char *err, size_t errlen)
 {
 	const unsigned char	*planes[3] = { y, u, v };
 	unsigned		 strides[3];
 
 	strides[0] = width;
 	strides[1] = strides[2] = (width + 1) / 2;
-	return jpeg_encode_yuv(j, JPEG_420, planes, strides, width, height,
-	    quality, len, err);
+	return jpegenc_encode_yuv(j, JPEGENC_420, planes, strides, width,
+	    height, quality, len, err, errlen);
 }
 
 unsigned char *
-jpeg_data_copy(const void *data, size_t len)
+jpegenc_data_copy(const void *data, size_t len)
 {
 	unsigned char	*p;
 
 	if ((p = tjAlloc((int)len)) == NULL)
-		fatalx("jpeg: out of memory for %zu bytes", len);
+		fatalx("jpegenc: out of memory for %zu bytes", len);
 	memcpy(p, data, len);
 	return p;
 }
 
 void
-jpeg_data_free(unsigned char *p)
+jpegenc_data_free(unsigned char *p)
 {
 	tjFree(p);
 }

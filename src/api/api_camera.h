@@ -1,0 +1,15 @@
+/* api_camera.h - the camera over HTTP: stream, snapshot, figures. */
+#ifndef SC_API_CAMERA_H
+#define SC_API_CAMERA_H
+
+struct api_camera;
+struct camera;
+struct router;
+
+/* Routes to cam; over max_viewers, /stream.mjpg answers 503. */
+struct api_camera *api_camera_register(struct router *, struct camera *cam,
+		    unsigned max_viewers);
+/* After the HTTP server is gone (its close callbacks end the viewers). */
+void		 api_camera_free(struct api_camera *);
+
+#endif
