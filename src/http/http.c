@@ -48,7 +48,7 @@
 
 #include "http/http.h"
 #include "http/http_parse.h"
-#include "http/reply.h"
+#include "http/http_problem.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/mono.h"
@@ -510,7 +510,7 @@ conn_fail(struct http_conn *conn, int status, const char *detail)
 	evtimer_del(conn->timer);
 	conn->state = CONN_HANDLING;
 	log_debug("http: %s: %d %s", conn->peer, status, detail);
-	reply_problem(req, status, "%s", detail);
+	http_problem_reply(req, status, detail);
 }
 
 static void
@@ -1050,7 +1050,7 @@ http_server_new(struct event_base *base, const struct http_limits *limits,
 	srv->accept_pause = evtimer_new(base, accept_resume_cb, srv);
 	if (srv->accept_pause == NULL)
 		fatalx("http: evtimer_new");
-	srv->reject_len = reply_canned(503, "the server is at its "
+	srv->reject_len = http_problem_canned(503, "the server is at its "
 	    "connection limit; try again shortly", "Retry-After: 1\r\n",
 	    &srv->reject_reply);
 	return srv;
