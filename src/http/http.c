@@ -899,23 +899,18 @@ reject_conn(struct http_server *srv, int fd)
 
 /* --- accepting --- */
 
-static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+void
+http_server_adopt(struct http_server *srv, int fd, const char *peer)
 {
-	struct http_server	*srv = arg;
 	struct http_conn	*conn;
-	int			 one = 1;
 
 	if (srv->stats.conns_now >= srv->limits.max_connections) {
 		reject_conn(srv, fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-
 	conn = xcalloc(1, sizeof *conn);
 	conn->srv = srv;
-	format_peer(sa, conn->peer, sizeof conn->peer);
+	snprintf(conn->peer, sizeof conn->peer, "%s", peer);
 	conn->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	conn->timer = evtimer_new(srv->base, conn_timer_cb, conn);
 	if (conn->bev == NULL || conn->timer == NULL)
@@ -933,6 +928,20 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&srv->conns, conn, entry);
 	srv->stats.conns_now++;
 	srv->stats.conns_total++;
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct http_server	*srv = arg;
+	char			 peer[INET6_ADDRSTRLEN + 8];
+	int			 one = 1;
+
+	if (srv->stats.conns_now < srv->limits.max_connections)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	format_peer(sa, peer, sizeof peer);
+	http_server_adopt(srv, fd, peer);
 }
 
 static void

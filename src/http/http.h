@@ -49,6 +49,13 @@ struct http_server *http_server_new(struct event_base *,
 int		 http_server_listen(struct http_server *, const char *host,
 		    const char *port);
 void		 http_server_stop_listening(struct http_server *);
+/*
+ * Serves a connected, non-blocking socket, which the server now owns
+ * (over the connection limit it gets the canned 503); peer names it in
+ * the log.
+ */
+void		 http_server_adopt(struct http_server *, int fd,
+		    const char *peer);
 void		 http_server_get_stats(const struct http_server *,
 		    struct http_stats *);
 /* Closes every connection (close callbacks run) and frees the server. */
