@@ -290,7 +290,8 @@ http_conn_new(struct http_server *srv, int fd, const char *peer)
 	conn = xcalloc(1, sizeof *conn);
 	conn->srv = srv;
 	snprintf(conn->peer, sizeof conn->peer, "%s", peer);
-	conn->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	conn->bev = bufferevent_socket_new(srv->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
 	conn->timer = evtimer_new(srv->base, conn_timer_cb, conn);
 	if (conn->bev == NULL || conn->timer == NULL)
 		fatalx("http: cannot set up a connection");

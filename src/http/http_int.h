@@ -43,7 +43,7 @@ struct http_request {
 	struct http_conn	*conn;		/* NULL once the client is gone */
 	struct http_server	*srv;
 	char			*head;		/* the parsed head, NULs inside */
-	struct http_head	 h;
+	struct http_parse_req	 h;
 	enum http_method	 method;
 	char			*path;
 	char			*query_string;
@@ -124,7 +124,8 @@ void		 http_request_free(struct http_request *);
 int		 http_request_parse(struct http_request *, size_t len,
 		    const char **why);
 /* Logs the request's access line with the reply's status and length. */
-void		 http_request_log(struct http_request *, int status, size_t len);
+void		 http_request_log(struct http_request *, int status,
+		    size_t len);
 
 /* The Date header value, formatted once a second. */
 const char	*http_server_date(struct http_server *);

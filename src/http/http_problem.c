@@ -115,42 +115,56 @@ problem_escape(char *out, const char *s)
 	return len;
 }
 
+/* Copies the literal s to out + *off (when out is not NULL). */
+static void
+problem_put(char *out, size_t *off, const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (out != NULL)
+		memcpy(out + *off, s, n);
+	*off += n;
+}
+
+/*
+ * {"type":"about:blank","title":T,"status":N,"detail":D[,"instance":I]}
+ * into out (when not NULL); returns the length.
+ */
+static size_t
+problem_write(char *out, const char *title, const char *status,
+    const char *detail, const char *instance)
+{
+	size_t	off = 0;
+
+	problem_put(out, &off, "{\"type\":\"about:blank\",\"title\":");
+	off += problem_escape(out != NULL ? out + off : NULL, title);
+	problem_put(out, &off, ",\"status\":");
+	problem_put(out, &off, status);
+	problem_put(out, &off, ",\"detail\":");
+	off += problem_escape(out != NULL ? out + off : NULL, detail);
+	if (instance != NULL) {
+		problem_put(out, &off, ",\"instance\":");
+		off += problem_escape(out != NULL ? out + off : NULL, instance);
+	}
+	problem_put(out, &off, "}");
+	return off;
+}
+
 char *
 http_problem_body(int status, const char *detail, const char *instance)
 {
-	const char	*title = http_status_text(status);
-	char		 head[64];
+	const char	*title = http_reply_status_text(status);
+	char		 code[16];
 	char		*s;
-	size_t		 len, off;
-	int		 n;
+	size_t		 len;
 
 	if (instance != NULL && *instance == '\0')
 		instance = NULL;
-	/* {"type":"about:blank","title":T,"status":N,"detail":D[,"instance":I]} */
-	len = strlen("{\"type\":\"about:blank\",\"title\":");
-	len += problem_escape(NULL, title);
-	n = snprintf(head, sizeof head, ",\"status\":%d,\"detail\":", status);
-	if (n < 0 || (size_t)n >= sizeof head)
-		fatalx("http_problem: snprintf");
-	len += (size_t)n + problem_escape(NULL, detail);
-	if (instance != NULL)
-		len += strlen(",\"instance\":") + problem_escape(NULL, instance);
-	len += 1;
-
+	snprintf(code, sizeof code, "%d", status);
+	len = problem_write(NULL, title, code, detail, instance);
 	s = xmalloc(len + 1);
-	off = strlen("{\"type\":\"about:blank\",\"title\":");
-	memcpy(s, "{\"type\":\"about:blank\",\"title\":", off);
-	off += problem_escape(s + off, title);
-	memcpy(s + off, head, (size_t)n);
-	off += (size_t)n;
-	off += problem_escape(s + off, detail);
-	if (instance != NULL) {
-		memcpy(s + off, ",\"instance\":", strlen(",\"instance\":"));
-		off += strlen(",\"instance\":");
-		off += problem_escape(s + off, instance);
-	}
-	s[off++] = '}';
-	s[off] = '\0';
+	problem_write(s, title, code, detail, instance);
+	s[len] = '\0';
 	return s;
 }
 
@@ -174,7 +188,7 @@ http_problem_canned(int status, const char *detail,
 	body = http_problem_body(status, detail, NULL);
 	n = xasprintf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n%s",
-	    status, http_status_text(status), HTTP_PROBLEM_CONTENT_TYPE,
+	    status, http_reply_status_text(status), HTTP_PROBLEM_CONTENT_TYPE,
 	    strlen(body), extra_headers != NULL ? extra_headers : "", body);
 	free(body);
 	return (size_t)n;

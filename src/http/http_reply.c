@@ -41,7 +41,7 @@ static const struct {
 };
 
 const char *
-http_status_text(int code)
+http_reply_status_text(int code)
 {
 	size_t	i;
 
@@ -85,7 +85,7 @@ http_reply_buffer(struct http_request *req, int status,
 		conn->close_after = 1;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n",
-	    status, http_status_text(status), http_server_date(srv));
+	    status, http_reply_status_text(status), http_server_date(srv));
 	if (status != 204 && status != 304)
 		evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
 	if (content_type != NULL && !(no_body && len == 0))

@@ -38,7 +38,8 @@ request_method_from_name(const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof request_methods / sizeof request_methods[0]; i++) {
+	for (i = 0; i < sizeof request_methods / sizeof request_methods[0];
+	    i++) {
 		if (strcmp(request_methods[i].name, name) == 0)
 			return request_methods[i].method;
 	}
@@ -114,7 +115,7 @@ http_request_query(const struct http_request *req, const char *key)
 const char *
 http_request_header(const struct http_request *req, const char *name)
 {
-	return http_head_get(&req->h, name);
+	return http_parse_header(&req->h, name);
 }
 
 const char *
@@ -189,25 +190,25 @@ static int
 request_check_framing(struct http_request *req, const char **why)
 {
 	struct http_conn	*conn = req->conn;
-	const struct http_head	*h = &req->h;
+	const struct http_parse_req	*h = &req->h;
 	const char		*conn_hdr, *te, *expect, *cl = NULL;
 	unsigned long long	 len = 0, other;
 	unsigned		 i;
 
-	conn_hdr = http_head_get(h, "Connection");
+	conn_hdr = http_parse_header(h, "Connection");
 	if (h->minor >= 1)
 		req->keepalive = conn_hdr == NULL ||
-		    !http_token_list_has(conn_hdr, "close");
+		    !http_parse_token_list_has(conn_hdr, "close");
 	else
 		req->keepalive = conn_hdr != NULL &&
-		    http_token_list_has(conn_hdr, "keep-alive");
+		    http_parse_token_list_has(conn_hdr, "keep-alive");
 
-	if (h->minor >= 1 && http_head_get(h, "Host") == NULL) {
+	if (h->minor >= 1 && http_parse_header(h, "Host") == NULL) {
 		*why = "HTTP/1.1 request without a Host header";
 		return 400;
 	}
-	if ((te = http_head_get(h, "Transfer-Encoding")) != NULL) {
-		if (http_token_list_has(te, "chunked")) {
+	if ((te = http_parse_header(h, "Transfer-Encoding")) != NULL) {
+		if (http_parse_token_list_has(te, "chunked")) {
 			*why = "chunked request bodies are not accepted; "
 			    "send a Content-Length";
 			return 411;
@@ -232,7 +233,7 @@ request_check_framing(struct http_request *req, const char **why)
 	}
 	req->body_len = (size_t)len;
 
-	if ((expect = http_head_get(h, "Expect")) != NULL) {
+	if ((expect = http_parse_header(h, "Expect")) != NULL) {
 		if (strcasecmp(expect, "100-continue") != 0) {
 			*why = "unsupported expectation";
 			return 417;

@@ -32,7 +32,8 @@ http_stream_start(struct http_request *req, int status,
 	conn->close_after = 1;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
 	    "Content-Type: %s\r\nConnection: close\r\n", status,
-	    http_status_text(status), http_server_date(srv), content_type);
+	    http_reply_status_text(status), http_server_date(srv),
+	    content_type);
 	evbuffer_add_buffer(out, req->out_headers);
 	evbuffer_add(out, "\r\n", 2);
 	conn->state = HTTP_CONN_STREAMING;

@@ -44,7 +44,7 @@ oracle_body(int status, const char *detail, const char *instance)
 	char	*s;
 
 	obj = json_pack("{s:s, s:s, s:i, s:o}", "type", "about:blank",
-	    "title", http_status_text(status), "status", status,
+	    "title", http_reply_status_text(status), "status", status,
 	    "detail", oracle_string(detail));
 	if (instance != NULL && *instance != '\0')
 		json_object_set_new(obj, "instance", oracle_string(instance));
