@@ -40,26 +40,49 @@ struct http_stats {
 
 /* Called on the loop thread for every complete, well-formed request. */
 typedef void	http_handler_fn(struct http_request *, void *arg);
+/* The client of a request the handler still holds went away. */
 typedef void	http_close_fn(struct http_request *, void *arg);
+/* A stream's output has all been sent. */
 typedef void	http_drain_fn(struct http_request *, void *arg);
 
+/* A server on base with these limits; listens on nothing yet. */
 struct http_server *http_server_new(struct event_base *,
 		    const struct http_limits *, http_handler_fn *, void *arg);
 /* Binds and listens; returns the bound port, or -1 with a message logged. */
 int		 http_server_listen(struct http_server *, const char *host,
 		    const char *port);
+/* Closes the listeners; connections already open are served on. */
 void		 http_server_stop_listening(struct http_server *);
+/*
+ * Serves a connected, non-blocking socket, which the server now owns
+ * (over the connection limit it gets the canned 503); peer names it in
+ * the log.
+ */
+void		 http_server_adopt(struct http_server *, int fd,
+		    const char *peer);
+/* Copies the server's counters. */
 void		 http_server_get_stats(const struct http_server *,
 		    struct http_stats *);
 /* Closes every connection (close callbacks run) and frees the server. */
 void		 http_server_free(struct http_server *);
 
+/*
+ * The request's parts; the strings stay valid until its reply is sent
+ * (or, for a request kept by its handler, until it is freed).
+ */
+/* The method, HTTP_OTHER never (those get 501 before a handler). */
 enum http_method http_request_method(const struct http_request *);
+/* The method as sent ("-" before the head is parsed). */
 const char	*http_request_method_name(const struct http_request *);
-const char	*http_request_path(const struct http_request *);	/* decoded */
+/* The path, percent-decoded, without the query. */
+const char	*http_request_path(const struct http_request *);
+/* A query parameter's decoded value, or NULL. */
 const char	*http_request_query(const struct http_request *, const char *);
+/* A header's value (name matched without case), or NULL. */
 const char	*http_request_header(const struct http_request *, const char *);
-const char	*http_request_body(const struct http_request *, size_t *);
+/* The body, NUL-terminated ("" when none); its length in *len. */
+const char	*http_request_body(const struct http_request *, size_t *len);
+/* The client's "host:port", for logs. */
 const char	*http_request_peer(const struct http_request *);
 
 /*
@@ -71,6 +94,7 @@ const char	*http_request_peer(const struct http_request *);
 void		 http_request_set_close_cb(struct http_request *,
 		    http_close_fn *, void *);
 
+/* Adds a header to the reply still to be sent. */
 void		 http_reply_header(struct http_request *, const char *name,
 		    const char *value);
 /* Sends the whole reply (the body is copied) and finishes the request. */
@@ -88,6 +112,7 @@ void		 http_reply_buffer(struct http_request *, int status,
  */
 int		 http_stream_start(struct http_request *, int status,
 		    const char *content_type);
+/* Queues a copy of the data (nothing once the client is gone). */
 void		 http_stream_write(struct http_request *, const void *, size_t);
 /*
  * Without copying: cleanup (if not NULL) runs on the loop once the bytes
@@ -96,11 +121,15 @@ void		 http_stream_write(struct http_request *, const void *, size_t);
 int		 http_stream_write_ref(struct http_request *, const void *,
 		    size_t, void (*cleanup)(const void *, size_t, void *),
 		    void *arg);
+/* Bytes queued and not yet sent. */
 size_t		 http_stream_pending(const struct http_request *);
+/* Sets the callback for "everything written has been sent". */
 void		 http_stream_set_drain_cb(struct http_request *,
 		    http_drain_fn *, void *);
+/* Ends the stream: the connection closes once the rest is sent. */
 void		 http_stream_end(struct http_request *);
 
-const char	*http_status_text(int);
+/* The reason phrase for a status ("Unknown" for codes it lacks). */
+const char	*http_reply_status_text(int);
 
 #endif

@@ -52,7 +52,7 @@ next_line(char **cursor, char *end)
 }
 
 static int
-parse_request_line(char *line, struct http_head *h, const char **why)
+parse_request_line(char *line, struct http_parse_req *h, const char **why)
 {
 	char	*sp1, *sp2, *p;
 
@@ -95,7 +95,7 @@ parse_request_line(char *line, struct http_head *h, const char **why)
 }
 
 static int
-parse_header_line(char *line, struct http_head *h, const char **why)
+parse_header_line(char *line, struct http_parse_req *h, const char **why)
 {
 	char	*p, *value, *end;
 
@@ -123,7 +123,7 @@ parse_header_line(char *line, struct http_head *h, const char **why)
 		end--;
 	*end = '\0';
 
-	if (h->nheaders == HTTP_MAX_HEADERS) {
+	if (h->nheaders == HTTP_PARSE_MAX_HEADERS) {
 		*why = "too many header lines";
 		return 431;
 	}
@@ -134,7 +134,7 @@ parse_header_line(char *line, struct http_head *h, const char **why)
 }
 
 int
-http_parse_head(char *buf, size_t len, struct http_head *h,
+http_parse_head(char *buf, size_t len, struct http_parse_req *h,
     const char **why)
 {
 	char	*cursor = buf, *end = buf + len, *line;
@@ -170,7 +170,7 @@ http_parse_head(char *buf, size_t len, struct http_head *h,
 }
 
 const char *
-http_head_get(const struct http_head *h, const char *name)
+http_parse_header(const struct http_parse_req *h, const char *name)
 {
 	unsigned	i;
 
@@ -182,7 +182,7 @@ http_head_get(const struct http_head *h, const char *name)
 }
 
 int
-http_token_list_has(const char *list, const char *token)
+http_parse_token_list_has(const char *list, const char *token)
 {
 	size_t		 tlen = strlen(token), n;
 	const char	*p = list;

@@ -1,9 +1,9 @@
 /*
- * reply.c - JSON replies and RFC 9457 problem details.
+ * reply.c - JSON replies for the handlers, on top of the HTTP server.
  *
- * Every 4xx and 5xx the server sends, whether from the HTTP layer or a
- * handler, is a JSON object with type, title, status and detail, so
- * clients have one error format to parse.
+ * reply_json() dumps a jansson object; reply_problem() formats a detail
+ * and hands it to the server's own problem+json writer (http_problem.c),
+ * so handler errors and the server's errors are byte for byte alike.
  */
 #include "config.h"
 
@@ -15,57 +15,15 @@
 #include <jansson.h>
 
 #include "http/http.h"
+#include "http/http_problem.h"
 #include "http/reply.h"
-#include "lib/xmalloc.h"
-
-/*
- * Details may quote what a client sent; JSON strings must be UTF-8, so
- * bytes that are not are shown as '?' rather than failing the reply.
- */
-static json_t *
-json_string_lossy(const char *s)
-{
-	json_t	*j;
-	char	*copy, *p;
-
-	if ((j = json_string(s)) != NULL)
-		return j;
-	copy = xstrdup(s);
-	for (p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	}
-	j = json_string(copy);
-	free(copy);
-	if (j == NULL)
-		fatalx("reply: json_string");
-	return j;
-}
-
-char *
-reply_problem_body(int status, const char *detail, const char *instance)
-{
-	json_t	*obj;
-	char	*s;
-
-	obj = json_pack("{s:s, s:s, s:i, s:o}", "type", "about:blank",
-	    "title", http_status_text(status), "status", status,
-	    "detail", json_string_lossy(detail));
-	if (obj == NULL)
-		fatalx("reply: json_pack");
-	if (instance != NULL && *instance != '\0')
-		json_object_set_new(obj, "instance", json_string_lossy(instance));
-	if ((s = json_dumps(obj, JSON_COMPACT)) == NULL)
-		fatalx("reply: json_dumps");
-	json_decref(obj);
-	return s;
-}
+#include "lib/log.h"
 
 void
 reply_problem(struct http_request *req, int status, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*detail, *body;
+	char	*detail;
 	int	 n;
 
 	va_start(ap, fmt);
@@ -73,26 +31,8 @@ reply_problem(struct http_request *req, int status, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		fatal("reply: vasprintf");
-	body = reply_problem_body(status, detail, NULL);
-	http_reply(req, status, PROBLEM_CONTENT_TYPE, body, strlen(body));
-	free(body);
+	http_problem_reply(req, status, detail);
 	free(detail);
-}
-
-size_t
-reply_canned(int status, const char *detail,
-    const char *extra_headers, char **out)
-{
-	char	*body;
-	int	 n;
-
-	body = reply_problem_body(status, detail, NULL);
-	n = xasprintf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n%s",
-	    status, http_status_text(status), PROBLEM_CONTENT_TYPE,
-	    strlen(body), extra_headers != NULL ? extra_headers : "", body);
-	free(body);
-	return (size_t)n;
 }
 
 void

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/reply.h"
+#include "http/http_problem.h"
 #include "http/router.h"
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 struct route {
@@ -205,7 +206,7 @@ router_dispatch(const struct router *r, struct http_request *req)
 	route_fn		*fn;
 	void			*arg = NULL;
 	unsigned		 allowed;
-	char			 allow[128];
+	char			 allow[128], *detail;
 	enum http_method	 method = http_request_method(req);
 
 	fn = router_match(r, method, http_request_path(req), &params, &arg,
@@ -215,8 +216,9 @@ router_dispatch(const struct router *r, struct http_request *req)
 		return;
 	}
 	if (allowed == 0) {
-		reply_problem(req, 404, "no resource at %s",
-		    http_request_path(req));
+		xasprintf(&detail, "no resource at %s", http_request_path(req));
+		http_problem_reply(req, 404, detail);
+		free(detail);
 		return;
 	}
 	router_allow_string(allowed | HTTP_OPTIONS, allow, sizeof allow);
@@ -225,6 +227,8 @@ router_dispatch(const struct router *r, struct http_request *req)
 		http_reply(req, 204, NULL, NULL, 0);
 		return;
 	}
-	reply_problem(req, 405, "%s is not allowed on %s; allowed: %s",
+	xasprintf(&detail, "%s is not allowed on %s; allowed: %s",
 	    http_request_method_name(req), http_request_path(req), allow);
+	http_problem_reply(req, 405, detail);
+	free(detail);
 }

@@ -19,7 +19,9 @@ struct route_params {
 typedef void	route_fn(struct http_request *, const struct route_params *,
 		    void *arg);
 
+/* An empty routing table. */
 struct router	*router_new(void);
+/* Frees the table (not the handlers' args). */
 void		 router_free(struct router *);
 /*
  * Patterns are absolute paths whose segments are literal or {name}, which
@@ -37,6 +39,7 @@ route_fn	*router_match(const struct router *, enum http_method,
 		    unsigned *allowed);
 /* Runs the matching route, or answers 404 / 405 (with Allow) / OPTIONS. */
 void		 router_dispatch(const struct router *, struct http_request *);
+/* The value of the {name} parameter, or NULL. */
 const char	*route_param(const struct route_params *, const char *name);
 /* "GET, HEAD, POST" for a mask; returns buf. */
 char		*router_allow_string(unsigned methods, char *buf, size_t len);

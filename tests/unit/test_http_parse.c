@@ -7,7 +7,7 @@
 #include "tap.h"
 
 static int
-parse(const char *text, struct http_head *h, const char **why)
+parse(const char *text, struct http_parse_req *h, const char **why)
 {
 	static char	buf[16384];
 	size_t		len = strlen(text);
@@ -19,7 +19,7 @@ parse(const char *text, struct http_head *h, const char **why)
 static void
 test_valid(void)
 {
-	struct http_head	 h;
+	struct http_parse_req	 h;
 	const char		*why;
 
 	is_int(parse("GET /api/health?x=1 HTTP/1.1\r\nHost: a\r\n"
@@ -28,10 +28,10 @@ test_valid(void)
 	is_str(h.target, "/api/health?x=1", "target");
 	is_int(h.minor, 1, "HTTP/1.1");
 	is_int(h.nheaders, 2, "two headers");
-	is_str(http_head_get(&h, "host"), "a", "header lookup ignores case");
-	is_str(http_head_get(&h, "X-THING"), "spaced value",
+	is_str(http_parse_header(&h, "host"), "a", "header lookup ignores case");
+	is_str(http_parse_header(&h, "X-THING"), "spaced value",
 	    "value trimmed of surrounding whitespace");
-	ok(http_head_get(&h, "Missing") == NULL, "absent header is NULL");
+	ok(http_parse_header(&h, "Missing") == NULL, "absent header is NULL");
 
 	is_int(parse("POST /x HTTP/1.0\n\n", &h, &why), 0, "bare LF lines");
 	is_int(h.minor, 0, "HTTP/1.0");
@@ -39,13 +39,13 @@ test_valid(void)
 	    "leading empty line ignored");
 	is_int(parse("GET / HTTP/1.1\r\nEmpty:\r\n\r\n", &h, &why), 0,
 	    "empty header value");
-	is_str(http_head_get(&h, "Empty"), "", "empty value kept");
+	is_str(http_parse_header(&h, "Empty"), "", "empty value kept");
 }
 
 static void
 test_invalid(void)
 {
-	struct http_head	 h;
+	struct http_parse_req	 h;
 	const char		*why;
 	char			*big;
 	size_t			 off;
@@ -88,7 +88,7 @@ test_invalid(void)
 
 	big = malloc(16384);
 	off = (size_t)snprintf(big, 16384, "GET / HTTP/1.1\r\n");
-	for (i = 0; i < HTTP_MAX_HEADERS + 1; i++)
+	for (i = 0; i < HTTP_PARSE_MAX_HEADERS + 1; i++)
 		off += (size_t)snprintf(big + off, 16384 - off, "H%d: v\r\n", i);
 	snprintf(big + off, 16384 - off, "\r\n");
 	is_int(parse(big, &h, &why), 431, "too many headers");
@@ -101,12 +101,12 @@ test_helpers(void)
 {
 	unsigned long long	v = 0;
 
-	ok(http_token_list_has("keep-alive, Upgrade", "upgrade"),
+	ok(http_parse_token_list_has("keep-alive, Upgrade", "upgrade"),
 	    "token list, second, any case");
-	ok(http_token_list_has("close", "close"), "token list, single");
-	ok(!http_token_list_has("closed, x", "close"), "no prefix match");
-	ok(!http_token_list_has("", "close"), "empty list");
-	ok(http_token_list_has("gzip ,chunked", "chunked"),
+	ok(http_parse_token_list_has("close", "close"), "token list, single");
+	ok(!http_parse_token_list_has("closed, x", "close"), "no prefix match");
+	ok(!http_parse_token_list_has("", "close"), "empty list");
+	ok(http_parse_token_list_has("gzip ,chunked", "chunked"),
 	    "spaces around commas");
 
 	ok(http_parse_length("0", &v) == 0 && v == 0, "length 0");

@@ -1,0 +1,133 @@
+/*
+ * http_int.h - what the HTTP server's own files share; not for callers.
+ *
+ * http_server.c owns the server, its listeners and the connection cap;
+ * http_conn.c each connection's state machine; http_request.c the request
+ * object; http_reply.c and http_stream.c the two ways of answering.
+ */
+#ifndef SC_HTTP_INT_H
+#define SC_HTTP_INT_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "http/http.h"
+#include "http/http_parse.h"
+
+#define HTTP_MAX_LISTENERS	8
+#define HTTP_LINGER_MS		2000	/* reading leftovers before close */
+#define HTTP_MAX_REJECTS	256	/* rejected sockets lingering at once */
+#define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE and friends */
+#define HTTP_STREAM_MAX_WRITE	(1024 * 1024)	/* bytes per send, streams */
+
+struct bufferevent;
+struct event;
+struct evconnlistener;
+struct evkeyvalq;
+
+enum http_conn_state {
+	HTTP_CONN_IDLE,
+	HTTP_CONN_HEAD,
+	HTTP_CONN_BODY,
+	HTTP_CONN_HANDLING,
+	HTTP_CONN_WRITING,
+	HTTP_CONN_STREAMING,	/* a handler writes a reply of open length */
+	HTTP_CONN_LINGER,
+};
+
+/* One request; the handler owns it from dispatch until its reply. */
+struct http_request {
+	struct http_conn	*conn;		/* NULL once the client is gone */
+	struct http_server	*srv;
+	char			*head;		/* the parsed head, NULs inside */
+	struct http_parse_req	 h;
+	enum http_method	 method;
+	char			*path;
+	char			*query_string;
+	struct evkeyvalq	*query;		/* parsed on first use */
+	char			*body;
+	size_t			 body_len;
+	int			 keepalive;
+	struct evbuffer		*out_headers;
+	http_close_fn		*close_cb;
+	void			*close_arg;
+	http_drain_fn		*drain_cb;	/* streaming: output drained */
+	void			*drain_arg;
+	struct timespec		 started;
+	char			 peer[INET6_ADDRSTRLEN + 8];
+};
+
+/* One client connection, serving one request at a time. */
+struct http_conn {
+	TAILQ_ENTRY(http_conn)	 entry;
+	struct http_server	*srv;
+	struct bufferevent	*bev;
+	struct event		*timer;
+	enum http_conn_state	 state;
+	size_t			 scanned;	/* head bytes searched so far */
+	int			 close_after;	/* close once the reply drains */
+	int			 read_eof;
+	struct http_request	*req;		/* while BODY or HANDLING */
+	char			 peer[INET6_ADDRSTRLEN + 8];
+};
+TAILQ_HEAD(http_conns, http_conn);
+
+struct http_reject;
+LIST_HEAD(http_rejects, http_reject);
+
+/* Opaque to callers (http.h). */
+struct http_server {
+	struct event_base	*base;
+	struct http_limits	 limits;
+	http_handler_fn		*handler;
+	void			*handler_arg;
+
+	struct evconnlistener	*listeners[HTTP_MAX_LISTENERS];
+	unsigned		 nlisteners;
+	struct event		*accept_pause;
+
+	struct http_conns	 conns;
+	struct http_rejects	 rejects;
+	unsigned		 nrejects;
+	char			*reject_reply;
+	size_t			 reject_len;
+
+	const struct timeval	*request_tv;	/* common timeouts */
+	const struct timeval	*keepalive_tv;
+	const struct timeval	*linger_tv;
+	struct timeval		 write_tv;
+
+	time_t			 date_sec;
+	char			 date[64];
+
+	struct http_stats	 stats;
+};
+
+/* Sets up a connection on fd (which it then owns) and starts reading. */
+void		 http_conn_new(struct http_server *, int fd, const char *peer);
+/* Closes the connection; a request its handler still owns is told. */
+void		 http_conn_free(struct http_conn *);
+/* The output drained: next request, linger and close, or drain callback. */
+void		 http_conn_sent(struct http_conn *);
+
+/* A request on conn, empty until its head is read into ->head. */
+struct http_request *http_request_new(struct http_conn *);
+/* Frees the request and everything it holds. */
+void		 http_request_free(struct http_request *);
+/*
+ * Parses the head of len bytes in ->head and applies its target and
+ * framing. Returns 0, or the status to fail with and *why its detail.
+ */
+int		 http_request_parse(struct http_request *, size_t len,
+		    const char **why);
+/* Logs the request's access line with the reply's status and length. */
+void		 http_request_log(struct http_request *, int status,
+		    size_t len);
+
+/* The Date header value, formatted once a second. */
+const char	*http_server_date(struct http_server *);
+
+#endif

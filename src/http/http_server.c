@@ -1,0 +1,307 @@
+/*
+ * http_server.c - the server: listening sockets, accepting, the
+ * connection cap and what it owns for all its connections (timeouts,
+ * the Date cache, statistics).
+ *
+ * A connection over --max-connections gets a canned 503 at accept time
+ * and is drained for a moment before it is closed, so the client reads
+ * the reply rather than a reset. When accept fails for want of fds the
+ * listeners pause briefly instead of spinning.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "http/http.h"
+#include "http/http_int.h"
+#include "http/http_problem.h"
+#include "lib/hostport.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+
+/* A socket refused at accept: it gets the canned 503 and is drained. */
+struct http_reject {
+	LIST_ENTRY(http_reject)	 entry;
+	struct http_server	*srv;
+	int			 fd;
+	struct event		*ev;
+};
+
+const char *
+http_server_date(struct http_server *srv)
+{
+	struct timeval	tv;
+	struct tm	tm;
+
+	event_base_gettimeofday_cached(srv->base, &tv);
+	if (tv.tv_sec != srv->date_sec) {
+		srv->date_sec = tv.tv_sec;
+		gmtime_r(&srv->date_sec, &tm);
+		strftime(srv->date, sizeof srv->date,
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	}
+	return srv->date;
+}
+
+static void
+timeval_from_ms(struct timeval *tv, unsigned ms)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void
+format_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		hostport_format(buf, len, host, ntohs(in6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in4 = (const void *)sa;
+		inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+		hostport_format(buf, len, host, ntohs(in4->sin_port));
+	} else
+		snprintf(buf, len, "local");
+}
+
+static void
+reject_free(struct http_reject *rj)
+{
+	LIST_REMOVE(rj, entry);
+	rj->srv->nrejects--;
+	event_free(rj->ev);
+	close(rj->fd);
+	free(rj);
+}
+
+static void
+reject_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_reject	*rj = arg;
+	char			 buf[4096];
+	ssize_t			 n;
+
+	if (what & EV_READ) {
+		while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+			;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+	}
+	reject_free(rj);
+}
+
+static void
+reject_conn(struct http_server *srv, int fd)
+{
+	struct http_reject	*rj;
+	ssize_t			 unused;
+
+	srv->stats.conns_rejected++;
+	srv->stats.requests++;
+	srv->stats.by_class[5]++;
+	unused = send(fd, srv->reject_reply, srv->reject_len,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)unused;	/* a full socket buffer just means no reply */
+	if (srv->nrejects >= HTTP_MAX_REJECTS) {
+		close(fd);
+		return;
+	}
+	shutdown(fd, SHUT_WR);
+	rj = xcalloc(1, sizeof *rj);
+	rj->srv = srv;
+	rj->fd = fd;
+	rj->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, reject_cb, rj);
+	if (rj->ev == NULL)
+		fatalx("http: event_new");
+	event_add(rj->ev, srv->linger_tv);
+	LIST_INSERT_HEAD(&srv->rejects, rj, entry);
+	srv->nrejects++;
+}
+
+void
+http_server_adopt(struct http_server *srv, int fd, const char *peer)
+{
+	if (srv->stats.conns_now >= srv->limits.max_connections) {
+		reject_conn(srv, fd);
+		return;
+	}
+	http_conn_new(srv, fd, peer);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct http_server	*srv = arg;
+	char			 peer[INET6_ADDRSTRLEN + 8];
+	int			 one = 1;
+
+	if (srv->stats.conns_now < srv->limits.max_connections)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	format_peer(sa, peer, sizeof peer);
+	http_server_adopt(srv, fd, peer);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server	*srv = arg;
+	unsigned		 i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		evconnlistener_enable(srv->listeners[i]);
+}
+
+/* Out of fds (or similar): pause accepting instead of spinning. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct http_server	*srv = arg;
+	struct timeval		 tv;
+	unsigned		 i;
+
+	log_warn("http: accept: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	for (i = 0; i < srv->nlisteners; i++)
+		evconnlistener_disable(srv->listeners[i]);
+	timeval_from_ms(&tv, HTTP_ACCEPT_PAUSE_MS);
+	evtimer_add(srv->accept_pause, &tv);
+}
+
+int
+http_server_listen(struct http_server *srv, const char *host,
+    const char *port)
+{
+	struct addrinfo		 hints, *res, *ai;
+	struct evconnlistener	*l;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	int			 error, bound = -1;
+	unsigned		 flags;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_error("listen %s:%s: %s", host, port, gai_strerror(error));
+		return -1;
+	}
+	flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	    LEV_OPT_CLOSE_ON_EXEC;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (srv->nlisteners == HTTP_MAX_LISTENERS)
+			break;
+		if (bound > 0 && ai->ai_family == AF_INET6)
+			((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
+			    htons((uint16_t)bound);
+		else if (bound > 0 && ai->ai_family == AF_INET)
+			((struct sockaddr_in *)ai->ai_addr)->sin_port =
+			    htons((uint16_t)bound);
+		l = evconnlistener_new_bind(srv->base, accept_cb, srv, flags,
+		    SOMAXCONN, ai->ai_addr, (int)ai->ai_addrlen);
+		if (l == NULL) {
+			log_error("listen %s:%s: %s", host, port, strerror(errno));
+			bound = -1;
+			break;
+		}
+		evconnlistener_set_error_cb(l, accept_error_cb);
+		srv->listeners[srv->nlisteners++] = l;
+		if (bound <= 0 && getsockname(evconnlistener_get_fd(l),
+		    (struct sockaddr *)&ss, &sslen) == 0)
+			bound = ntohs(ss.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&ss)->sin6_port :
+			    ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	freeaddrinfo(res);
+	return bound;
+}
+
+void
+http_server_stop_listening(struct http_server *srv)
+{
+	unsigned	i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		evconnlistener_free(srv->listeners[i]);
+	srv->nlisteners = 0;
+	evtimer_del(srv->accept_pause);
+}
+
+struct http_server *
+http_server_new(struct event_base *base, const struct http_limits *limits,
+    http_handler_fn *handler, void *arg)
+{
+	struct http_server	*srv;
+	struct timeval		 tv;
+
+	srv = xcalloc(1, sizeof *srv);
+	srv->base = base;
+	srv->limits = *limits;
+	srv->handler = handler;
+	srv->handler_arg = arg;
+	TAILQ_INIT(&srv->conns);
+	LIST_INIT(&srv->rejects);
+
+	timeval_from_ms(&tv, limits->request_timeout_ms);
+	srv->request_tv = event_base_init_common_timeout(base, &tv);
+	timeval_from_ms(&tv, limits->keepalive_timeout_ms);
+	srv->keepalive_tv = event_base_init_common_timeout(base, &tv);
+	timeval_from_ms(&tv, HTTP_LINGER_MS);
+	srv->linger_tv = event_base_init_common_timeout(base, &tv);
+	timeval_from_ms(&srv->write_tv, limits->write_timeout_ms);
+	if (srv->request_tv == NULL || srv->keepalive_tv == NULL ||
+	    srv->linger_tv == NULL)
+		fatalx("http: cannot set up timeouts");
+
+	srv->accept_pause = evtimer_new(base, accept_resume_cb, srv);
+	if (srv->accept_pause == NULL)
+		fatalx("http: evtimer_new");
+	srv->reject_len = http_problem_canned(503, "the server is at its "
+	    "connection limit; try again shortly", "Retry-After: 1\r\n",
+	    &srv->reject_reply);
+	return srv;
+}
+
+void
+http_server_get_stats(const struct http_server *srv, struct http_stats *st)
+{
+	*st = srv->stats;
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+	struct http_conn	*conn;
+	struct http_reject	*rj;
+
+	if (srv == NULL)
+		return;
+	http_server_stop_listening(srv);
+	while ((conn = TAILQ_FIRST(&srv->conns)) != NULL)
+		http_conn_free(conn);
+	while ((rj = LIST_FIRST(&srv->rejects)) != NULL)
+		reject_free(rj);
+	event_free(srv->accept_pause);
+	free(srv->reject_reply);
+	free(srv);
+}
+
