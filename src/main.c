@@ -22,6 +22,7 @@
 #include <event2/thread.h>
 
 #include "api/api.h"
+#include "api/api_files.h"
 #include "api/api_jobs.h"
 #include "api/assets.h"
 #include "api/synthetic.h"
@@ -137,6 +138,8 @@ main(int argc, char **argv)
 	struct app	 app;
 	struct event	*sigint, *sigterm;
 	struct camera_config camcfg;
+	struct pool	*io_pool;
+	struct api_files *api_files = NULL;
 	const char	*why;
 	int		 port, rv, status = 0;
 	char		 authority[INET6_ADDRSTRLEN + 16];
@@ -189,6 +192,8 @@ main(int argc, char **argv)
 	/* Searches keep every core busy for seconds: behind the loop. */
 	app.cpu_pool = pool_new_niced("cpu", opt.cpu_workers, opt.queue_depth,
 	    app.cq, 10);
+	/* Archive reads and listings: never behind the downloads. */
+	io_pool = pool_new("io", 2, opt.queue_depth, app.cq);
 
 	if ((app.jobs = jobs_new_from_options(&app, &opt)) == NULL) {
 		status = 1;
@@ -198,7 +203,8 @@ main(int argc, char **argv)
 	app.router = router_new();
 	api_register(app.router, &app);
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
-	    app.fetch_pool, opt.max_symbols);
+	    opt.max_symbols);
+	api_files = api_files_register(app.router, app.jobs, io_pool);
 	synthetic_register(app.router);
 	camcfg.source = opt.camera;
 	camcfg.quality = (int)opt.jpeg_quality;
@@ -242,12 +248,15 @@ out:
 	pool_shutdown(app.cpu_pool);
 	pool_shutdown(app.convert_pool);
 	pool_shutdown(app.fetch_pool);
+	pool_shutdown(io_pool);
 	compq_drain(app.cq);
 	jobs_free(app.jobs);		/* flushes the archiver */
+	api_files_free(api_files);
 	api_jobs_free(app.api_jobs);
 	pool_free(app.cpu_pool);
 	pool_free(app.convert_pool);
 	pool_free(app.fetch_pool);
+	pool_free(io_pool);
 	assets_free(app.assets);
 	router_free(app.router);
 	compq_free(app.cq);

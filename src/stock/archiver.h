@@ -8,6 +8,9 @@
 struct compq;
 struct archiver;
 
+/* The prefix of stockcam's archives: stockcam-000001.tgz. */
+#define ARCHIVER_PREFIX		"stockcam"
+
 struct archiver_options {
 	const char	*dir;		/* where archives go (must exist) */
 	const char	*prefix;	/* "stockcam" -> stockcam-000001.tgz */
