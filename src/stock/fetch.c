@@ -440,14 +440,15 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 		goto out;
 	}
 	if ((rc = curl_easy_setopt(e, CURLOPT_URL, req->url)) != CURLE_OK) {
-		v = fetch_verdict_set(res, FETCH_FAIL, "bad_url", "bad URL (%s)",
-		    curl_easy_strerror(rc));
+		v = fetch_verdict_set(res, FETCH_FAIL, "bad_url",
+		    "bad URL (%s)", curl_easy_strerror(rc));
 		goto out;
 	}
 
 	for (;;) {
 		if (fetch_canceled(req->cancel)) {
-			v = fetch_verdict_set(res, FETCH_FAIL, "canceled", "canceled");
+			v = fetch_verdict_set(res, FETCH_FAIL, "canceled",
+			    "canceled");
 			break;
 		}
 		res->attempts++;
@@ -468,7 +469,8 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 		res->http_status = (int)status;
 		res->bytes = a.bytes;
 		if (rc == CURLE_ABORTED_BY_CALLBACK)
-			v = fetch_verdict_set(res, FETCH_FAIL, "canceled", "canceled");
+			v = fetch_verdict_set(res, FETCH_FAIL, "canceled",
+			    "canceled");
 		else
 			v = fetch_verdict_of(&a, rc, status, errbuf, res);
 		if (v == FETCH_RETRY && res->attempts < o.max_attempts)

@@ -72,7 +72,8 @@ fetch_body_scan(struct fetch_attempt *a, const char *p, size_t n)
 		return;
 	memcpy(buf, a->seam, a->seam_len);
 	memcpy(buf + a->seam_len, p, k);
-	if (fetch_body_has_word(buf, a->seam_len + k, fetch_body_phrases) || fetch_body_has_word(p, n, fetch_body_phrases)) {
+	if (fetch_body_has_word(buf, a->seam_len + k, fetch_body_phrases) ||
+	    fetch_body_has_word(p, n, fetch_body_phrases)) {
 		a->phrase = 1;
 		return;
 	}

@@ -60,7 +60,8 @@ fetch_url_redact(const char *url, char *out, size_t size)
 	p += strcspn(p, "/?#");
 	if ((at = memchr(auth, '@', (size_t)(p - auth))) != NULL &&
 	    (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
-		fetch_url_emit(out, size, &off, auth, (size_t)(colon - auth) + 1);
+		fetch_url_emit(out, size, &off, auth,
+		    (size_t)(colon - auth) + 1);
 		fetch_url_emit(out, size, &off, "***", 3);
 		auth = at;
 	}
@@ -77,7 +78,8 @@ fetch_url_redact(const char *url, char *out, size_t size)
 			    (size_t)(eq - name) + 1);
 			fetch_url_emit(out, size, &off, "***", 3);
 		} else
-			fetch_url_emit(out, size, &off, name, (size_t)(p - name));
+			fetch_url_emit(out, size, &off, name,
+			    (size_t)(p - name));
 	}
 	fetch_url_emit(out, size, &off, p, strlen(p));
 }

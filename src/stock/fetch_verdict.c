@@ -17,8 +17,8 @@
 #include "stock/fetch_int.h"
 
 enum fetch_verdict
-fetch_verdict_set(struct fetch_result *res, enum fetch_verdict v, const char *code,
-    const char *fmt, ...)
+fetch_verdict_set(struct fetch_result *res, enum fetch_verdict v,
+    const char *code, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -60,13 +60,14 @@ fetch_verdict_body(const struct fetch_attempt *a, long status,
 	const char	*why;
 
 	if (a->text_start == FETCH_NONE)
-		return fetch_verdict_set(res, FETCH_FAIL, "empty", "upstream sent %s",
-		    a->bytes == 0 ? "an empty body" : "only blank space");
+		return fetch_verdict_set(res, FETCH_FAIL, "empty",
+		    "upstream sent %s", a->bytes == 0 ? "an empty body" :
+		    "only blank space");
 	if (a->ctype == FETCH_CT_HTML || a->first == '<') {
 		if (a->phrase && status != 0)
-			return fetch_verdict_set(res, FETCH_RETRY, "rate_limited",
-			    "upstream sent a rate-limit page (HTTP %ld)",
-			    status);
+			return fetch_verdict_set(res, FETCH_RETRY,
+			    "rate_limited", "upstream sent a rate-limit page "
+			    "(HTTP %ld)", status);
 		return fetch_verdict_set(res, FETCH_FAIL, "not_csv_html",
 		    "upstream sent HTML, not CSV");
 	}
@@ -102,11 +103,12 @@ fetch_verdict_of(const struct fetch_attempt *a, CURLcode rc, long status,
 	if (status != 0 && (status < 200 || status > 299) &&
 	    (rc == CURLE_OK || a->not_2xx)) {
 		if (status == 429)
-			return fetch_verdict_set(res, FETCH_RETRY, "rate_limited",
-			    "HTTP 429 (rate limited) from upstream");
+			return fetch_verdict_set(res, FETCH_RETRY,
+			    "rate_limited", "HTTP 429 (rate limited) from "
+			    "upstream");
 		if (status >= 500 && status <= 599)
-			return fetch_verdict_set(res, FETCH_RETRY, "upstream_error",
-			    "HTTP %ld from upstream", status);
+			return fetch_verdict_set(res, FETCH_RETRY,
+			    "upstream_error", "HTTP %ld from upstream", status);
 		return fetch_verdict_set(res, FETCH_FAIL, http,
 		    "HTTP %ld from upstream", status);
 	}
@@ -138,8 +140,8 @@ fetch_verdict_of(const struct fetch_attempt *a, CURLcode rc, long status,
 			return fetch_verdict_set(res, FETCH_FAIL, "bad_url",
 			    "upstream redirected to a URL not allowed (%s)",
 			    why);
-		return fetch_verdict_set(res, FETCH_FAIL, "bad_url", "bad URL (%s)",
-		    why);
+		return fetch_verdict_set(res, FETCH_FAIL, "bad_url",
+		    "bad URL (%s)", why);
 	case CURLE_TOO_MANY_REDIRECTS:
 		return fetch_verdict_set(res, FETCH_FAIL, status != 0 ? http :
 		    "fetch_error", "too many redirects (more than %ld, the "
