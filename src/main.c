@@ -23,6 +23,7 @@
 
 #include "api/api.h"
 #include "api/api_camera.h"
+#include "api/api_files.h"
 #include "api/api_jobs.h"
 #include "api/assets.h"
 #include "api/synthetic.h"
@@ -55,7 +56,9 @@ struct app {
 	struct jobs		*jobs;
 	struct stockjob		*stock;
 	struct searchjob	*search;
+	struct pool		*io_pool;
 	struct api_jobs		*api_jobs;
+	struct api_files	*api_files;
 	struct camera		*camera;
 	struct api_camera	*api_camera;
 	struct http_server	*http;
@@ -163,6 +166,8 @@ main(int argc, char **argv)
 	/* Searches keep every core busy for seconds: behind the loop. */
 	app.cpu_pool = pool_new_niced("cpu", opt.cpu_workers, opt.queue_depth,
 	    app.cq, 10);
+	/* Archive reads and listings: never behind the downloads. */
+	app.io_pool = pool_new("io", 2, opt.queue_depth, app.cq);
 
 	options_jobs_config(&opt, &jobs_cfg);
 	app.jobs = jobs_new(app.base, &jobs_cfg);
@@ -184,7 +189,9 @@ main(int argc, char **argv)
 	app.figures.stock = app.stock;
 	api_register(app.router, &app.figures);
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
-	    app.stock, app.search, app.fetch_pool, opt.max_symbols);
+	    app.stock, app.search, opt.max_symbols);
+	app.api_files = api_files_register(app.router, app.jobs, app.stock,
+	    app.io_pool);
 	synthetic_register(app.router);
 	options_camera_config(&opt, &camcfg);
 	if ((app.camera = camera_new(app.base, &camcfg, camerr,
@@ -240,15 +247,18 @@ out:
 	pool_shutdown(app.cpu_pool);
 	pool_shutdown(app.convert_pool);
 	pool_shutdown(app.fetch_pool);
+	pool_shutdown(app.io_pool);
 	compq_drain(app.cq);
 	stockjob_finish(app.stock);	/* packs what was converted */
 	jobs_free(app.jobs);
 	searchjob_free(app.search);
 	stockjob_free(app.stock);
+	api_files_free(app.api_files);
 	api_jobs_free(app.api_jobs);
 	pool_free(app.cpu_pool);
 	pool_free(app.convert_pool);
 	pool_free(app.fetch_pool);
+	pool_free(app.io_pool);
 	assets_free(app.assets);
 	router_free(app.router);
 	compq_free(app.cq);

@@ -5,32 +5,23 @@
  *   GET    /api/jobs                      list, newest first
  *   GET    /api/jobs/{id}[?wait=S]        the future; long-poll
  *   DELETE /api/jobs/{id}                 cancel
- *   GET    /api/jobs/{id}/files/{symbol}.xml
- *   GET    /api/archives, /archives/{name}
  *
  * Validation is strict and every refusal names the field. A long-poll
  * holds its request in a waiter that ends in exactly one of three ways:
- * the job changes, the wait times out, or the client goes away. Reading
- * an XML file out of an archive (decompression, blocking) runs on a
- * worker and the reply is made back on the loop.
+ * the job changes, the wait times out, or the client goes away. The
+ * converted files and the archives are served by api_files.c.
  */
 #include "config.h"
 
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "api/api_jobs.h"
@@ -42,9 +33,7 @@
 #include "jobs/searchjob.h"
 #include "jobs/stockjob.h"
 #include "lib/log.h"
-#include "lib/pool.h"
 #include "lib/xmalloc.h"
-#include "stock/archiver.h"
 #include "stock/names.h"
 
 #define WAIT_MAX_S	60
@@ -60,21 +49,13 @@ struct waiter {
 	uint64_t		 id;
 };
 
-struct archive_count {
-	char		*name;
-	long long	 entries;
-};
-
 struct api_jobs {
 	struct jobs		*jobs;
 	struct stockjob		*stock;
 	struct searchjob	*search;
-	struct pool		*io;
 	struct event_base	*base;
 	unsigned		 max_symbols;
 	LIST_HEAD(, waiter)	 waiters;
-	struct archive_count	*counts;	/* entries per archive, cached */
-	size_t			 ncounts;
 };
 
 /* --- helpers --- */
@@ -93,20 +74,27 @@ parse_id(const char *s, uint64_t *id)
 	return 0;
 }
 
-static struct job *
-find_job(struct api_jobs *api, struct http_request *req,
+struct job *
+api_jobs_find(struct jobs *jobs, struct http_request *req,
     const struct route_params *params)
 {
 	const char	*s = route_param(params, "id");
 	struct job	*job;
 	uint64_t	 id;
 
-	if (parse_id(s, &id) != 0 || (job = jobs_find(api->jobs, id)) == NULL) {
+	if (parse_id(s, &id) != 0 || (job = jobs_find(jobs, id)) == NULL) {
 		reply_problem(req, 404, "no job %s (finished jobs are kept for "
 		    "a while, then forgotten)", s);
 		return NULL;
 	}
 	return job;
+}
+
+static struct job *
+find_job(struct api_jobs *api, struct http_request *req,
+    const struct route_params *params)
+{
+	return api_jobs_find(api->jobs, req, params);
 }
 
 static void
@@ -503,358 +491,10 @@ api_list(struct http_request *req, const struct route_params *params,
 	    "next_cursor", job != NULL ? json_string(cursor) : json_null()));
 }
 
-/* --- files and archives --- */
-
-struct read_task {
-	struct http_request	*req;		/* NULL if the client left */
-	char			*archive;
-	char			*entry;
-	struct evbuffer		*data;
-	char			 err[256];
-	int			 found;
-};
-
-static void
-read_task_free(struct read_task *t)
-{
-	evbuffer_free(t->data);
-	free(t->archive);
-	free(t->entry);
-	free(t);
-}
-
-static void
-read_gone(struct http_request *req, void *arg)
-{
-	struct read_task	*t = arg;
-
-	t->req = NULL;
-}
-
-/* Worker: the entry's bytes, straight out of the .tgz. */
-static void
-read_work(void *arg)
-{
-	struct read_task	*t = arg;
-	struct archive		*a;
-	struct archive_entry	*e;
-	char			 buf[65536];
-	la_ssize_t		 n;
-
-	a = archive_read_new();
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, t->archive, 65536) != ARCHIVE_OK) {
-		snprintf(t->err, sizeof t->err, "%s", archive_error_string(a));
-		goto out;
-	}
-	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		if (strcmp(archive_entry_pathname(e), t->entry) != 0)
-			continue;
-		t->found = 1;
-		while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
-			evbuffer_add(t->data, buf, (size_t)n);
-		if (n < 0) {
-			snprintf(t->err, sizeof t->err, "%s",
-			    archive_error_string(a));
-			t->found = 0;
-		}
-		break;
-	}
-out:
-	archive_read_free(a);
-}
-
-static void
-read_done(void *arg, enum pool_status status)
-{
-	struct read_task	*t = arg;
-
-	if (t->req != NULL) {
-		http_request_set_close_cb(t->req, NULL, NULL);
-		if (status == POOL_DONE && t->found)
-			http_reply_buffer(t->req, 200,
-			    "application/xml; charset=utf-8", t->data);
-		else if (status == POOL_DONE)
-			reply_problem(t->req, 500, "cannot read %s from its "
-			    "archive: %s", t->entry, t->err[0] ? t->err :
-			    "entry missing");
-		else
-			reply_problem(t->req, 503, "shutting down");
-	}
-	read_task_free(t);
-}
-
-static int
-add_file(struct evbuffer *buf, const char *path)
-{
-	struct stat	st;
-	int		fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    evbuffer_add_file(buf, fd, 0, st.st_size) != 0) {
-		close(fd);
-		return -1;
-	}
-	return 0;		/* the evbuffer closes fd when done */
-}
-
-static void
-api_file(struct http_request *req, const struct route_params *params,
-    void *arg)
-{
-	struct api_jobs		*api = arg;
-	struct read_task	*t;
-	struct job		*job;
-	struct evbuffer		*buf;
-	const char		*file = route_param(params, "file");
-	const char		*archive, *entry;
-	char			*path, symbol[64];
-	size_t			 len = strlen(file);
-
-	if ((job = find_job(api, req, params)) == NULL)
-		return;
-	if (len < 5 || len - 4 >= sizeof symbol ||
-	    strcmp(file + len - 4, ".xml") != 0) {
-		reply_problem(req, 404, "files are named SYMBOL.xml");
-		return;
-	}
-	memcpy(symbol, file, len - 4);
-	symbol[len - 4] = '\0';
-	if (stockjob_symbol_xml(job, symbol, &path, &archive, &entry) != 0) {
-		reply_problem(req, 404, "job %" PRIu64 " has no converted file "
-		    "for '%s'", job_id(job), symbol);
-		return;
-	}
-	if (path != NULL) {
-		if ((buf = evbuffer_new()) == NULL)
-			fatalx("api: evbuffer_new");
-		if (add_file(buf, path) == 0)
-			http_reply_buffer(req, 200,
-			    "application/xml; charset=utf-8", buf);
-		else		/* archived just now: the caller may retry */
-			reply_problem(req, 503, "the file is being archived; "
-			    "try again");
-		evbuffer_free(buf);
-		free(path);
-		return;
-	}
-	t = xcalloc(1, sizeof *t);
-	t->req = req;
-	xasprintf(&t->archive, "%s/%s", stockjob_archive_dir(api->stock), archive);
-	t->entry = xstrdup(entry);
-	if ((t->data = evbuffer_new()) == NULL)
-		fatalx("api: evbuffer_new");
-	if (pool_submit(api->io, read_work, read_done, t, NULL) != 0) {
-		http_reply_header(req, "Retry-After", "1");
-		reply_problem(req, 503, "too busy to read archives now");
-		read_task_free(t);
-		return;
-	}
-	http_request_set_close_cb(req, read_gone, t);
-}
-
-/* Entries in an archive: read its headers (on a worker). */
-static long long
-count_entries(const char *path)
-{
-	struct archive		*a;
-	struct archive_entry	*e;
-	long long		 n = 0;
-
-	a = archive_read_new();
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK)
-		n = -1;
-	else {
-		while (archive_read_next_header(a, &e) == ARCHIVE_OK)
-			n++;
-	}
-	archive_read_free(a);
-	return n;
-}
-
-struct list_task {
-	struct http_request	*req;
-	struct api_jobs		*api;
-	char			*dir;
-	char			**names;
-	size_t			 count;
-	long long		*entries;	/* -2: known from the cache */
-	long long		*bytes;
-};
-
-static void
-list_task_free(struct list_task *t)
-{
-	archiver_list_free(t->names, t->count);
-	free(t->entries);
-	free(t->bytes);
-	free(t->dir);
-	free(t);
-}
-
-static void
-list_gone(struct http_request *req, void *arg)
-{
-	struct list_task	*t = arg;
-
-	t->req = NULL;
-}
-
-static void
-list_work(void *arg)
-{
-	struct list_task	*t = arg;
-	struct stat		 st;
-	char			*path;
-	size_t			 i;
-
-	for (i = 0; i < t->count; i++) {
-		xasprintf(&path, "%s/%s", t->dir, t->names[i]);
-		t->bytes[i] = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-		if (t->entries[i] != -2)
-			t->entries[i] = count_entries(path);
-		free(path);
-	}
-}
-
-static long long
-cached_count(struct api_jobs *api, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < api->ncounts; i++) {
-		if (strcmp(api->counts[i].name, name) == 0)
-			return api->counts[i].entries;
-	}
-	return -1;
-}
-
-static void
-list_done(void *arg, enum pool_status status)
-{
-	struct list_task	*t = arg;
-	struct api_jobs		*api = t->api;
-	json_t			*arr;
-	long long		 n;
-	size_t			 i;
-
-	arr = json_array();
-	for (i = 0; i < t->count; i++) {
-		if (t->entries[i] == -2)
-			n = cached_count(api, t->names[i]);
-		else {
-			n = t->entries[i];
-			if (n >= 0) {	/* archives never change: keep it */
-				api->counts = xreallocarray(api->counts,
-				    api->ncounts + 1, sizeof *api->counts);
-				api->counts[api->ncounts].name =
-				    xstrdup(t->names[i]);
-				api->counts[api->ncounts++].entries = n;
-			}
-		}
-		if (t->bytes[i] < 0)
-			continue;	/* vanished meanwhile */
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}",
-		    "name", t->names[i], "bytes", (json_int_t)t->bytes[i],
-		    "entries", (json_int_t)n));
-	}
-	if (t->req != NULL) {
-		http_request_set_close_cb(t->req, NULL, NULL);
-		if (status == POOL_DONE)
-			reply_json(t->req, 200, json_pack("{s:o}", "archives",
-			    arr));
-		else {
-			json_decref(arr);
-			reply_problem(t->req, 503, "shutting down");
-		}
-	} else
-		json_decref(arr);
-	list_task_free(t);
-}
-
-static void
-api_archives(struct http_request *req, const struct route_params *params,
-    void *arg)
-{
-	struct api_jobs		*api = arg;
-	struct list_task	*t;
-	size_t			 i;
-	int			 error;
-
-	t = xcalloc(1, sizeof *t);
-	t->req = req;
-	t->api = api;
-	t->dir = xstrdup(stockjob_archive_dir(api->stock));
-	if ((error = archiver_list(t->dir, "stockcam", &t->names,
-	    &t->count)) != 0) {
-		reply_problem(req, 500, "cannot list archives: %s",
-		    strerror(-error));
-		free(t->dir);
-		free(t);
-		return;
-	}
-	t->entries = xcalloc(t->count + 1, sizeof *t->entries);
-	t->bytes = xcalloc(t->count + 1, sizeof *t->bytes);
-	for (i = 0; i < t->count; i++)
-		t->entries[i] = cached_count(api, t->names[i]) >= 0 ? -2 : -1;
-	if (pool_submit(api->io, list_work, list_done, t, NULL) != 0) {
-		http_reply_header(req, "Retry-After", "1");
-		reply_problem(req, 503, "too busy to list archives now");
-		list_task_free(t);
-		return;
-	}
-	http_request_set_close_cb(req, list_gone, t);
-}
-
-/* Archive names are PREFIX-DIGITS.tgz: nothing else is served. */
-static int
-archive_name_ok(const char *name)
-{
-	const char	*p;
-
-	if (strncmp(name, "stockcam-", 9) != 0)
-		return 0;
-	for (p = name + 9; *p >= '0' && *p <= '9'; p++)
-		;
-	return p > name + 9 && strcmp(p, ".tgz") == 0;
-}
-
-static void
-api_download(struct http_request *req, const struct route_params *params,
-    void *arg)
-{
-	struct api_jobs	*api = arg;
-	const char	*name = route_param(params, "name");
-	struct evbuffer	*buf;
-	char		*path, disp[128];
-
-	if (!archive_name_ok(name)) {
-		reply_problem(req, 404, "no archive named '%s'", name);
-		return;
-	}
-	xasprintf(&path, "%s/%s", stockjob_archive_dir(api->stock), name);
-	if ((buf = evbuffer_new()) == NULL)
-		fatalx("api: evbuffer_new");
-	if (add_file(buf, path) != 0)
-		reply_problem(req, 404, "no archive named '%s'", name);
-	else {
-		snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
-		http_reply_header(req, "Content-Disposition", disp);
-		http_reply_buffer(req, 200, "application/gzip", buf);
-	}
-	evbuffer_free(buf);
-	free(path);
-}
-
 struct api_jobs *
 api_jobs_register(struct router *r, struct event_base *base,
     struct jobs *jobs, struct stockjob *stock, struct searchjob *search,
-    struct pool *io, unsigned max_symbols)
+    unsigned max_symbols)
 {
 	struct api_jobs	*api;
 
@@ -862,7 +502,6 @@ api_jobs_register(struct router *r, struct event_base *base,
 	api->jobs = jobs;
 	api->stock = stock;
 	api->search = search;
-	api->io = io;
 	api->max_symbols = max_symbols;
 	LIST_INIT(&api->waiters);
 	api->base = base;
@@ -870,9 +509,6 @@ api_jobs_register(struct router *r, struct event_base *base,
 	router_add(r, HTTP_GET, "/api/jobs", api_list, api);
 	router_add(r, HTTP_GET, "/api/jobs/{id}", api_get, api);
 	router_add(r, HTTP_DELETE, "/api/jobs/{id}", api_cancel, api);
-	router_add(r, HTTP_GET, "/api/jobs/{id}/files/{file}", api_file, api);
-	router_add(r, HTTP_GET, "/api/archives", api_archives, api);
-	router_add(r, HTTP_GET, "/archives/{name}", api_download, api);
 	return api;
 }
 
@@ -880,7 +516,6 @@ void
 api_jobs_free(struct api_jobs *api)
 {
 	struct waiter	*w;
-	size_t		 i;
 
 	if (api == NULL)
 		return;
@@ -888,8 +523,5 @@ api_jobs_free(struct api_jobs *api)
 		job_unwait(w->jw);
 		waiter_free(w);
 	}
-	for (i = 0; i < api->ncounts; i++)
-		free(api->counts[i].name);
-	free(api->counts);
 	free(api);
 }

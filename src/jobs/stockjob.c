@@ -658,7 +658,7 @@ stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
 		return NULL;
 	}
 	ao.dir = sj->wd.archive_dir;
-	ao.prefix = "stockcam";
+	ao.prefix = ARCHIVER_PREFIX;
 	ao.batch_size = cfg->batch_size;
 	ao.gzip_level = cfg->gzip_level;
 	ao.threads = cfg->archive_threads;

@@ -8,6 +8,9 @@
 struct compq;
 struct archiver;
 
+/* The prefix of stockcam's archives: stockcam-000001.tgz. */
+#define ARCHIVER_PREFIX		"stockcam"
+
 struct archiver_options {
 	const char	*dir;		/* where archives go (must exist) */
 	const char	*prefix;	/* "stockcam" -> stockcam-000001.tgz */
@@ -57,6 +60,7 @@ void		 archiver_add(struct archiver *, const char *path,
 		    const char *entry, void *token);
 /* Pack whatever is pending now, even a partial batch. Asynchronous. */
 void		 archiver_flush(struct archiver *);
+/* Counters so far, read under the lock. */
 void		 archiver_get_stats(struct archiver *, struct archiver_stats *);
 /*
  * Packs what is pending and joins the thread. The done callbacks for
@@ -71,6 +75,7 @@ void		 archiver_free(struct archiver *);
  */
 int		 archiver_list(const char *dir, const char *prefix,
 		    char ***names, size_t *count);
+/* Frees what archiver_list returned. */
 void		 archiver_list_free(char **names, size_t count);
 
 #endif

@@ -12,7 +12,7 @@
  *		</Row> ...
  *	</Data>
  *
- * with header names rewritten by xmlname.c. Output is assembled in a
+ * with header names rewritten by colname.c. Output is assembled in a
  * 64 KiB buffer and handed to libxml2's output layer (xmlOutputBuffer)
  * a buffer at a time. Each field's opening and closing tags are built
  * once, from the header, so writing a value is two copies and the value.
@@ -42,7 +42,7 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "stock/csv2xml.h"
-#include "stock/xmlname.h"
+#include "stock/colname.h"
 
 #define OBUF_SIZE	(256 * 1024)
 #define OBUF_SLACK	128	/* room for the fixed-size copies below */
@@ -288,7 +288,7 @@ columns_build(struct csv2xml *c)
 	char		**names;
 	unsigned	  i;
 
-	names = xmlname_rewrite((const char *const *)c->hraw, c->hlen, c->hn);
+	names = colname_rewrite((const char *const *)c->hraw, c->hlen, c->hn);
 	c->ncols = c->hn;
 	c->cols = xcalloc(c->ncols, sizeof *c->cols);
 	for (i = 0; i < c->ncols; i++) {
@@ -307,7 +307,7 @@ columns_build(struct csv2xml *c)
 			col->empty = tag_pad(col->empty, col->empty_len);
 		}
 	}
-	xmlname_free(names, c->hn);
+	colname_free(names, c->hn);
 	c->short_tags = 1;
 	c->row_room = 7 + 8 + 2 * TAG_COPY;
 	for (i = 0; i < c->ncols; i++) {

@@ -37,7 +37,10 @@ int		 csv2xml_feed(struct csv2xml *, const char *, size_t);
 int		 csv2xml_finish(struct csv2xml *);
 /* "line 3, column 7: invalid UTF-8", or "" if none. */
 const char	*csv2xml_error(const struct csv2xml *);
-void		 csv2xml_get_stats(const struct csv2xml *, struct csv2xml_stats *);
+/* Rows and bytes so far. */
+void		 csv2xml_get_stats(const struct csv2xml *,
+		    struct csv2xml_stats *);
+/* Frees the converter (not its output buffer). */
 void		 csv2xml_free(struct csv2xml *);
 
 /*

@@ -43,6 +43,7 @@ struct fetch_result {
  * cannot be written), fetch_error (anything else libcurl reports).
  */
 
+/* Fills req with the defaults listed above. */
 void	fetch_request_defaults(struct fetch_request *);
 /* Process start-up, before threads: curl_global_init; and the matching cleanup. */
 int	fetch_global_init(void);

@@ -11,7 +11,7 @@
 #include <libxml/tree.h>
 
 #include "stock/csv2xml.h"
-#include "stock/xmlname.h"
+#include "stock/colname.h"
 #include "tap.h"
 
 #define DECL	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -250,11 +250,11 @@ test_stats_and_parse(void)
 }
 
 static void
-test_xmlname(void)
+test_colname(void)
 {
 	const char	*raw[] = { "a", "a", "a_2", "a", " ", "9", "-x" };
 	size_t		 lens[] = { 1, 1, 3, 1, 1, 1, 2 };
-	char		**n = xmlname_rewrite(raw, lens, 7);
+	char		**n = colname_rewrite(raw, lens, 7);
 
 	is_str(n[0], "a", "first a");
 	is_str(n[1], "a_2", "second a");
@@ -263,7 +263,7 @@ test_xmlname(void)
 	is_str(n[4], "Column5", "whitespace-only name");
 	is_str(n[5], "_9", "digit first");
 	is_str(n[6], "_-x", "hyphen first");
-	xmlname_free(n, 7);
+	colname_free(n, 7);
 }
 
 int
@@ -274,7 +274,7 @@ main(void)
 	test_limits();
 	test_chunking();
 	test_stats_and_parse();
-	test_xmlname();
+	test_colname();
 	xmlCleanupParser();
 	return tap_done();
 }

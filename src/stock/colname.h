@@ -1,6 +1,6 @@
-/* xmlname.h - CSV header names to valid, unique XML element names. */
-#ifndef SC_XMLNAME_H
-#define SC_XMLNAME_H
+/* colname.h - CSV header names to valid, unique XML element names. */
+#ifndef SC_COLNAME_H
+#define SC_COLNAME_H
 
 #include <stddef.h>
 
@@ -16,8 +16,9 @@
  *   6. a repeat of an earlier name gets "_2", "_3", ... (the first unused).
  * Returns a malloc'd array of n malloc'd strings.
  */
-char	**xmlname_rewrite(const char *const *raw, const size_t *lens,
+char	**colname_rewrite(const char *const *raw, const size_t *lens,
 	    unsigned n);
-void	  xmlname_free(char **, unsigned n);
+/* Frees what colname_rewrite returned. */
+void	  colname_free(char **, unsigned n);
 
 #endif

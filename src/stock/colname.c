@@ -1,7 +1,7 @@
 /*
- * xmlname.c - header names made into XML element names.
+ * colname.c - header names made into XML element names.
  *
- * The rules are in xmlname.h; they are deterministic, so the same header
+ * The rules are in colname.h; they are deterministic, so the same header
  * always gives the same elements. Names are checked against the XML 1.0
  * (fifth edition) NameStartChar and NameChar ranges on code points, so
  * letters of any script stay as they are.
@@ -17,7 +17,7 @@
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
-#include "stock/xmlname.h"
+#include "stock/colname.h"
 
 static int
 is_name_start(uint32_t c)
@@ -68,7 +68,7 @@ utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 
 /* Rules 1 to 5 for one name. */
 static char *
-xmlname_one(const char *raw, size_t len, unsigned column)
+colname_one(const char *raw, size_t len, unsigned column)
 {
 	const unsigned char	*s = (const unsigned char *)raw;
 	char			*out, *body, *o;
@@ -127,7 +127,7 @@ nameset_add(struct nameset *set, const char *s)
 }
 
 char **
-xmlname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
+colname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
 {
 	struct nameset	 set;
 	char		**names, *alt;
@@ -139,7 +139,7 @@ xmlname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
 		;
 	set.slots = xcalloc(set.size, sizeof *set.slots);
 	for (i = 0; i < n; i++) {
-		names[i] = xmlname_one(raw[i], lens[i], i + 1);
+		names[i] = colname_one(raw[i], lens[i], i + 1);
 		if (nameset_add(&set, names[i]))
 			continue;
 		for (k = 2;; k++) {
@@ -156,7 +156,7 @@ xmlname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
 }
 
 void
-xmlname_free(char **names, unsigned n)
+colname_free(char **names, unsigned n)
 {
 	unsigned	i;
 

@@ -1,0 +1,83 @@
+/* archiver_int.h - what the files of the archiver share, nothing more. */
+#ifndef SC_ARCHIVER_INT_H
+#define SC_ARCHIVER_INT_H
+
+#include <sys/queue.h>
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "lib/compq.h"
+#include "stock/archiver.h"
+
+struct archiver_file {
+	TAILQ_ENTRY(archiver_file) entry;
+	char		*path;
+	char		*name;		/* entry name asked for */
+	char		*used;		/* entry name written, NULL if none */
+	char		*error;		/* this file's own failure */
+	void		*token;
+	uint64_t	 seq;		/* order of archiver_add, from 1 */
+};
+TAILQ_HEAD(archiver_files, archiver_file);
+
+/* One batch, packed by the thread, then handed back to the loop. */
+struct archiver_batch {
+	struct compq_item	 item;		/* first: found from the item */
+	struct archiver_files	 files;
+	unsigned		 nfiles;
+	archiver_done_fn	*done;
+	void			*arg;
+	char			*archive;	/* final name, NULL if none */
+	uint64_t		 tmp_serial;	/* names its temporary file */
+	char			*buf;		/* read buffer while packing */
+	char			*error;		/* the whole batch failed */
+	uint64_t		 bytes;
+};
+
+struct archiver {
+	char			*dir;
+	char			*prefix;
+	unsigned		 batch_size;
+	int			 gzip_level;
+	int			 dirfd;
+	int			 lockfd;
+	struct compq		*cq;
+	archiver_done_fn	*done;
+	void			*arg;
+	pthread_t		*threads;
+	unsigned		 nthreads;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 wake;
+	/* Under lock. */
+	struct archiver_files	 pending;
+	unsigned		 npending;
+	unsigned		 packing;
+	uint64_t		 added;
+	uint64_t		 flush_upto;	/* pack files up to this seq */
+	int			 stopping;
+	uint64_t		 next_seq;
+	uint64_t		 tmp_serial;
+	uint64_t		 archives;
+	uint64_t		 files;
+	uint64_t		 bytes;
+	uint64_t		 errors;
+};
+
+/* archiver_dir.c: names, listing and start-up recovery. */
+
+/* 1 if prefix can name archives: 1 to 128 bytes, no '/', no leading '.'. */
+int		 archiver_dir_prefix_ok(const char *prefix);
+/*
+ * Opens, locks and cleans ar->dir (ar->dirfd, ar->lockfd, ar->next_seq
+ * set): NULL, or a static message with errno set.
+ */
+const char	*archiver_dir_open(struct archiver *);
+
+/* archiver_pack.c: writing one batch, on a packing thread. */
+
+/* The whole life of one archive: write, sync, rename, remove the files. */
+void		 archiver_pack_batch(struct archiver *,
+		    struct archiver_batch *);
+
+#endif
