@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The layering rules of src/, checked on every `make check`.
+"""The layering and naming rules of src/, checked on every `make check`.
 
 Layers, lowest first (doc/HACKING.md):
   lib < http < stock, camera, armstrong < jobs < api, cmd < src/ itself
@@ -11,6 +11,11 @@ Usage: t_layers.py [SRCDIR]   (default: ../src beside this file)
 Prints TAP. With SRCDIR it checks that tree alone; without, it also
 proves on throwaway copies that a forbidden include and an include
 circle are caught (so the check itself can fail).
+
+Names: every function a .c exports starts with its module's name and
+an underscore (a file X_Y.c beside X.c is part of module X), but for
+the few the conventions name: fatal/fatalx in log.c, the x* allocation
+wrappers in xmalloc.c, job_* for one record of the job table in jobs.c.
 """
 
 import os
@@ -87,6 +92,57 @@ def check(src):
     return problems
 
 
+EXPORT_EXCEPTIONS = {
+    "lib/log.c": re.compile(r"^fatalx?$"),
+    "lib/xmalloc.c": re.compile(r"^x[a-z]+$"),
+    "jobs/jobs.c": re.compile(r"^job_[a-z_]+$"),
+}
+DEFINITION_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\(")
+RETURN_TYPE_RE = re.compile(r"^(const |struct |enum |unsigned )*[A-Za-z_][A-Za-z0-9_]*( \*+|\*+)?$")
+
+
+def owner(rel, known):
+    """The module a .c belongs to: X for X_Y.c (with no X_Y.h) beside
+    X.c, else itself."""
+    base = os.path.splitext(rel)[0]
+    if base + ".h" in known:
+        return base
+    d, name = os.path.split(base)
+    parts = name.split("_")
+    for i in range(len(parts) - 1, 0, -1):
+        if os.path.join(d, "_".join(parts[:i])) + ".c" in known:
+            return os.path.join(d, "_".join(parts[:i]))
+    return base
+
+
+def check_names(src):
+    """Exported functions whose names do not start with their module's."""
+    problems = []
+    files = list(sources(src))
+    known = set(files)
+    for rel in files:
+        if not rel.endswith(".c"):
+            continue
+        name_of = os.path.basename(owner(rel, known))
+        prefix = name_of + "_"
+        allowed = EXPORT_EXCEPTIONS.get(rel)
+        with open(os.path.join(src, rel), encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+        for prev, line in zip(lines, lines[1:]):
+            m = DEFINITION_RE.match(line)
+            # KNF: the return type alone on the line before the name.
+            if not m or not RETURN_TYPE_RE.match(prev) or \
+                    prev.startswith("static"):
+                continue
+            name = m.group(1)
+            if name in ("main", name_of) or name.startswith(prefix) or \
+                    (allowed is not None and allowed.match(name)):
+                continue
+            problems.append("%s exports %s(), not %s*" % (rel, name,
+                                                          prefix))
+    return problems
+
+
 def circles(edges):
     """Strongly connected components of more than one module (Tarjan)."""
     index, low, stack, on, out = {}, {}, [], set(), []
@@ -158,6 +214,9 @@ def main(argv):
     problems = check(src)
     t.ok(not problems, "src/ keeps its layers and has no include circle",
          problems)
+    problems = check_names(src)
+    t.ok(not problems, "every exported function carries its module's prefix",
+         problems)
     if len(argv) == 1:
         # The check can fail: a forbidden include and a circle are caught.
         p = with_copy(src, lambda d: append_include(d, "lib/log.c",
@@ -176,6 +235,17 @@ def main(argv):
         t.ok(any(x.startswith("include circle:") and "lib/compq" in x and
                  "lib/pool" in x for x in p),
              "two modules including each other are caught", p)
+        tmp = tempfile.mkdtemp(prefix="stockcam-names-")
+        try:
+            dst = os.path.join(tmp, "src")
+            shutil.copytree(src, dst)
+            with open(os.path.join(dst, "lib", "pool.c"), "a") as fh:
+                fh.write("\nint\nqueue_length(void)\n{\n\treturn 0;\n}\n")
+            p = check_names(dst)
+        finally:
+            shutil.rmtree(tmp)
+        t.ok(any("lib/pool.c exports queue_length()" in x for x in p),
+             "an exported function without its module's prefix is caught", p)
         p = with_copy(src, lambda d: append_include(d, "lib/pool.c", "log.h"))
         t.ok(any("not a path under src/" in x for x in p),
              "an include without its folder is caught", p)

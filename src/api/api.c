@@ -18,7 +18,7 @@
 
 
 static void
-api_health(struct http_request *req, const struct route_params *params,
+api_health(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	const struct api_server	*sv = arg;
@@ -43,7 +43,7 @@ api_pool_json(struct pool *pool)
 }
 
 static void
-api_stats(struct http_request *req, const struct route_params *params,
+api_stats(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	const struct api_server	*sv = arg;

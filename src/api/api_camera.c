@@ -141,7 +141,7 @@ snap_gone(struct http_request *req, void *arg)
 }
 
 static void
-api_camera_stream(struct http_request *req, const struct route_params *params,
+api_camera_stream(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_camera	*api = arg;
@@ -175,7 +175,7 @@ api_camera_stream(struct http_request *req, const struct route_params *params,
 
 static void
 api_camera_snapshot(struct http_request *req,
-    const struct route_params *params, void *arg)
+    const struct router_params *params, void *arg)
 {
 	struct api_camera	*api = arg;
 	struct snap		*sn;
@@ -188,7 +188,7 @@ api_camera_snapshot(struct http_request *req,
 }
 
 static void
-api_camera_info(struct http_request *req, const struct route_params *params,
+api_camera_info(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_camera	*api = arg;

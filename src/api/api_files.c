@@ -191,14 +191,14 @@ files_read_reply(struct files_task *t, struct http_request *req)
 }
 
 static void
-files_get(struct http_request *req, const struct route_params *params,
+files_get(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_files	*api = arg;
 	struct files_task	*t;
 	struct job		*job;
 	struct evbuffer		*buf;
-	const char		*file = route_param(params, "file");
+	const char		*file = router_param(params, "file");
 	const char		*archive, *entry;
 	char			*path, symbol[64];
 	size_t			 len = strlen(file);
@@ -268,7 +268,7 @@ files_list_reply(struct files_task *t, struct http_request *req)
 }
 
 static void
-files_archives(struct http_request *req, const struct route_params *params,
+files_archives(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_files	*api = arg;
@@ -283,11 +283,11 @@ files_archives(struct http_request *req, const struct route_params *params,
 /* --- GET /archives/{name} --- */
 
 static void
-files_download(struct http_request *req, const struct route_params *params,
+files_download(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_files	*api = arg;
-	const char		*name = route_param(params, "name");
+	const char		*name = router_param(params, "name");
 	struct evbuffer		*buf;
 	char			 disp[128];
 	off_t			 size;

@@ -76,9 +76,9 @@ parse_id(const char *s, uint64_t *id)
 
 struct job *
 api_jobs_find(struct jobs *jobs, struct http_request *req,
-    const struct route_params *params)
+    const struct router_params *params)
 {
-	const char	*s = route_param(params, "id");
+	const char	*s = router_param(params, "id");
 	struct job	*job;
 	uint64_t	 id;
 
@@ -92,13 +92,13 @@ api_jobs_find(struct jobs *jobs, struct http_request *req,
 
 static struct job *
 find_job(struct api_jobs *api, struct http_request *req,
-    const struct route_params *params)
+    const struct router_params *params)
 {
 	return api_jobs_find(api->jobs, req, params);
 }
 
 static void
-reply_job(struct http_request *req, int status, struct job *job)
+api_jobs_reply(struct http_request *req, int status, struct job *job)
 {
 	reply_json(req, status, job_json(job, 1));
 }
@@ -242,7 +242,7 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 }
 
 static void
-api_submit(struct http_request *req, const struct route_params *params,
+api_jobs_post(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_jobs	*api = arg;
@@ -295,7 +295,7 @@ api_submit(struct http_request *req, const struct route_params *params,
 				reply_problem(req, 422, "Idempotency-Key '%s' "
 				    "was used for a different request", key);
 			else
-				reply_job(req, 200, job);
+				api_jobs_reply(req, 200, job);
 			goto out;
 		}
 	}
@@ -320,7 +320,7 @@ api_submit(struct http_request *req, const struct route_params *params,
 		job_set_idempotency(job, key, canon);
 	snprintf(loc, sizeof loc, "/api/jobs/%" PRIu64, job_id(job));
 	http_reply_header(req, "Location", loc);
-	reply_job(req, 202, job);
+	api_jobs_reply(req, 202, job);
 out:
 	free(names);
 	free(canon);
@@ -344,7 +344,7 @@ waiter_changed(struct job *job, void *arg)
 
 	w->jw = NULL;			/* one-shot: already gone */
 	http_request_set_close_cb(w->req, NULL, NULL);
-	reply_job(w->req, 200, job);
+	api_jobs_reply(w->req, 200, job);
 	waiter_free(w);
 }
 
@@ -356,7 +356,7 @@ waiter_timeout(evutil_socket_t fd, short what, void *arg)
 
 	job_unwait(w->jw);
 	http_request_set_close_cb(w->req, NULL, NULL);
-	reply_job(w->req, 200, job);
+	api_jobs_reply(w->req, 200, job);
 	waiter_free(w);
 }
 
@@ -370,7 +370,7 @@ waiter_gone(struct http_request *req, void *arg)
 }
 
 static void
-api_get(struct http_request *req, const struct route_params *params,
+api_jobs_get(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_jobs	*api = arg;
@@ -385,7 +385,7 @@ api_get(struct http_request *req, const struct route_params *params,
 	if ((job = find_job(api, req, params)) == NULL)
 		return;
 	if ((ws = http_request_query(req, "wait")) == NULL) {
-		reply_job(req, 200, job);
+		api_jobs_reply(req, 200, job);
 		return;
 	}
 	errno = 0;
@@ -403,12 +403,12 @@ api_get(struct http_request *req, const struct route_params *params,
 			return;
 		}
 		if (version != job_version(job)) {
-			reply_job(req, 200, job);
+			api_jobs_reply(req, 200, job);
 			return;
 		}
 	}
 	if (job_finished(job)) {
-		reply_job(req, 200, job);
+		api_jobs_reply(req, 200, job);
 		return;
 	}
 	w = xcalloc(1, sizeof *w);
@@ -429,7 +429,7 @@ api_get(struct http_request *req, const struct route_params *params,
 /* --- DELETE /api/jobs/{id} --- */
 
 static void
-api_cancel(struct http_request *req, const struct route_params *params,
+api_jobs_delete(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_jobs	*api = arg;
@@ -438,13 +438,13 @@ api_cancel(struct http_request *req, const struct route_params *params,
 	if ((job = find_job(api, req, params)) == NULL)
 		return;
 	jobs_cancel(api->jobs, job);
-	reply_job(req, 200, job);
+	api_jobs_reply(req, 200, job);
 }
 
 /* --- GET /api/jobs --- */
 
 static void
-api_list(struct http_request *req, const struct route_params *params,
+api_jobs_list(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_jobs	*api = arg;
@@ -505,10 +505,10 @@ api_jobs_register(struct router *r, struct event_base *base,
 	api->max_symbols = max_symbols;
 	LIST_INIT(&api->waiters);
 	api->base = base;
-	router_add(r, HTTP_POST, "/api/jobs", api_submit, api);
-	router_add(r, HTTP_GET, "/api/jobs", api_list, api);
-	router_add(r, HTTP_GET, "/api/jobs/{id}", api_get, api);
-	router_add(r, HTTP_DELETE, "/api/jobs/{id}", api_cancel, api);
+	router_add(r, HTTP_POST, "/api/jobs", api_jobs_post, api);
+	router_add(r, HTTP_GET, "/api/jobs", api_jobs_list, api);
+	router_add(r, HTTP_GET, "/api/jobs/{id}", api_jobs_get, api);
+	router_add(r, HTTP_DELETE, "/api/jobs/{id}", api_jobs_delete, api);
 	return api;
 }
 

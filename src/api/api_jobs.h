@@ -7,7 +7,7 @@ struct event_base;
 struct http_request;
 struct job;
 struct jobs;
-struct route_params;
+struct router_params;
 struct router;
 struct searchjob;
 struct stockjob;
@@ -20,6 +20,6 @@ struct api_jobs	*api_jobs_register(struct router *, struct event_base *,
 void		 api_jobs_free(struct api_jobs *);
 /* The job named by the route's {id}; NULL and a 404 made if none. */
 struct job	*api_jobs_find(struct jobs *, struct http_request *,
-		    const struct route_params *);
+		    const struct router_params *);
 
 #endif

@@ -67,7 +67,7 @@ etag_matches(const char *header, const char *etag)
 }
 
 static void
-assets_serve(struct http_request *req, const struct route_params *params,
+assets_serve(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	const struct asset_route	*ar = arg;

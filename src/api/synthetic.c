@@ -125,10 +125,10 @@ synthetic_csv(struct evbuffer *out, const char *symbol, unsigned rows)
 }
 
 static void
-synthetic_serve(struct http_request *req, const struct route_params *params,
+synthetic_serve(struct http_request *req, const struct router_params *params,
     void *arg)
 {
-	const char	*file = route_param(params, "file");
+	const char	*file = router_param(params, "file");
 	char		 symbol[64];
 	size_t		 len = strlen(file);
 	struct evbuffer	*buf;

@@ -21,7 +21,7 @@ struct route {
 	char		*pattern;
 	unsigned	 nsegs;
 	char		*segs[ROUTER_MAX_SEGMENTS];
-	route_fn	*fn;
+	router_fn	*fn;
 	void		*arg;
 };
 
@@ -81,7 +81,7 @@ router_free(struct router *r)
 
 void
 router_add(struct router *r, unsigned methods, const char *pattern,
-    route_fn *fn, void *arg)
+    router_fn *fn, void *arg)
 {
 	struct route	*rt;
 
@@ -102,8 +102,8 @@ router_add(struct router *r, unsigned methods, const char *pattern,
 
 /* Compares one route with split path segments, collecting parameters. */
 static int
-route_matches(const struct route *rt, char **segs, unsigned nsegs,
-    struct route_params *params)
+router_matches(const struct route *rt, char **segs, unsigned nsegs,
+    struct router_params *params)
 {
 	unsigned	i;
 	size_t		len;
@@ -126,12 +126,12 @@ route_matches(const struct route *rt, char **segs, unsigned nsegs,
 	return 1;
 }
 
-route_fn *
+router_fn *
 router_match(const struct router *r, enum http_method method,
-    const char *path, struct route_params *params, void **arg,
+    const char *path, struct router_params *params, void **arg,
     unsigned *allowed)
 {
-	struct route_params	 tmp;
+	struct router_params	 tmp;
 	char			*segs[ROUTER_MAX_SEGMENTS];
 	unsigned		 nsegs, i;
 	size_t			 len = strlen(path);
@@ -147,7 +147,7 @@ router_match(const struct router *r, enum http_method method,
 	for (i = 0; i < r->n; i++) {
 		const struct route *rt = &r->routes[i];
 
-		if (!route_matches(rt, segs, nsegs, &tmp))
+		if (!router_matches(rt, segs, nsegs, &tmp))
 			continue;
 		*allowed |= rt->methods;
 		if (rt->methods & method) {
@@ -162,7 +162,7 @@ router_match(const struct router *r, enum http_method method,
 }
 
 const char *
-route_param(const struct route_params *params, const char *name)
+router_param(const struct router_params *params, const char *name)
 {
 	size_t		len = strlen(name);
 	unsigned	i;
@@ -202,8 +202,8 @@ router_allow_string(unsigned methods, char *buf, size_t len)
 void
 router_dispatch(const struct router *r, struct http_request *req)
 {
-	struct route_params	 params;
-	route_fn		*fn;
+	struct router_params	 params;
+	router_fn		*fn;
 	void			*arg = NULL;
 	unsigned		 allowed;
 	char			 allow[128], *detail;

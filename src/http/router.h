@@ -9,14 +9,14 @@
 
 struct router;
 
-struct route_params {
+struct router_params {
 	unsigned	 n;
 	const char	*names[ROUTER_MAX_PARAMS];
 	const char	*values[ROUTER_MAX_PARAMS];
 	char		 buf[512];	/* holds the values */
 };
 
-typedef void	route_fn(struct http_request *, const struct route_params *,
+typedef void	router_fn(struct http_request *, const struct router_params *,
 		    void *arg);
 
 /* An empty routing table. */
@@ -29,18 +29,18 @@ void		 router_free(struct router *);
  * a GET route answers HEAD too.
  */
 void		 router_add(struct router *, unsigned methods,
-		    const char *pattern, route_fn *, void *arg);
+		    const char *pattern, router_fn *, void *arg);
 /*
  * Finds the route for method and path. NULL when none matches; then
  * *allowed is the mask of methods the path does accept (0: no such path).
  */
-route_fn	*router_match(const struct router *, enum http_method,
-		    const char *path, struct route_params *, void **arg,
+router_fn	*router_match(const struct router *, enum http_method,
+		    const char *path, struct router_params *, void **arg,
 		    unsigned *allowed);
 /* Runs the matching route, or answers 404 / 405 (with Allow) / OPTIONS. */
 void		 router_dispatch(const struct router *, struct http_request *);
 /* The value of the {name} parameter, or NULL. */
-const char	*route_param(const struct route_params *, const char *name);
+const char	*router_param(const struct router_params *, const char *name);
 /* "GET, HEAD, POST" for a mask; returns buf. */
 char		*router_allow_string(unsigned methods, char *buf, size_t len);
 

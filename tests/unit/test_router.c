@@ -5,12 +5,12 @@
 #include "tap.h"
 
 static void
-fn_a(struct http_request *req, const struct route_params *p, void *arg)
+fn_a(struct http_request *req, const struct router_params *p, void *arg)
 {
 }
 
 static void
-fn_b(struct http_request *req, const struct route_params *p, void *arg)
+fn_b(struct http_request *req, const struct router_params *p, void *arg)
 {
 }
 
@@ -18,7 +18,7 @@ int
 main(void)
 {
 	struct router		*r = router_new();
-	struct route_params	 p;
+	struct router_params	 p;
 	void			*arg = NULL;
 	unsigned		 allowed;
 	char			 buf[128];
@@ -47,8 +47,8 @@ main(void)
 
 	ok(router_match(r, HTTP_GET, "/api/jobs/42", &p, &arg, &allowed) ==
 	    fn_a && arg == &tag_c, "parameter route, GET");
-	is_str(route_param(&p, "id"), "42", "parameter value");
-	ok(route_param(&p, "i") == NULL, "no partial parameter name");
+	is_str(router_param(&p, "id"), "42", "parameter value");
+	ok(router_param(&p, "i") == NULL, "no partial parameter name");
 	ok(router_match(r, HTTP_DELETE, "/api/jobs/42", &p, &arg,
 	    &allowed) == fn_b, "same pattern, other method, other handler");
 	ok(router_match(r, HTTP_PUT, "/api/jobs/42", &p, &arg,
@@ -60,8 +60,8 @@ main(void)
 
 	ok(router_match(r, HTTP_GET, "/api/jobs/7/files/AAPL.xml", &p, &arg,
 	    &allowed) == fn_b, "two parameters");
-	is_str(route_param(&p, "id"), "7", "first parameter");
-	is_str(route_param(&p, "file"), "AAPL.xml", "second parameter");
+	is_str(router_param(&p, "id"), "7", "first parameter");
+	is_str(router_param(&p, "file"), "AAPL.xml", "second parameter");
 
 	ok(router_match(r, HTTP_GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r",
 	    &p, &arg, &allowed) == NULL && allowed == 0,
