@@ -33,6 +33,7 @@ convert(const uint8_t *data, size_t size, size_t chunk, struct run *r)
 	xmlOutputBufferPtr		 ob;
 	struct csv2xml			*c;
 	size_t				 off, n;
+	char				 err[256] = "";
 
 	r->buf = xmlBufferCreate();
 	ob = xmlOutputBufferCreateBuffer(r->buf, NULL);
@@ -40,11 +41,12 @@ convert(const uint8_t *data, size_t size, size_t chunk, struct run *r)
 	r->rv = 0;
 	for (off = 0; off < size && r->rv == 0; off += n) {
 		n = size - off < chunk ? size - off : chunk;
-		r->rv = csv2xml_feed(c, (const char *)data + off, n);
+		r->rv = csv2xml_feed(c, (const char *)data + off, n, err,
+		    sizeof err);
 	}
 	if (r->rv == 0)
-		r->rv = csv2xml_finish(c);
-	if (r->rv != 0 && csv2xml_error(c)[0] == '\0')
+		r->rv = csv2xml_finish(c, err, sizeof err);
+	if (r->rv != 0 && err[0] == '\0')
 		abort();		/* a failure must say why */
 	csv2xml_free(c);
 	xmlOutputBufferClose(ob);

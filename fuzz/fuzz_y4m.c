@@ -55,20 +55,21 @@ parse(const uint8_t *data, size_t size, size_t chunk, struct run *r)
 {
 	struct y4m	*y;
 	size_t		 off, n;
+	char		 again[sizeof r->err];
 
 	memset(r, 0, sizeof *r);
 	r->hash = 0xcbf29ce484222325ULL;
 	y = y4m_new(on_frame, r);
 	for (off = 0; off < size && r->rv == 0; off += n) {
 		n = size - off < chunk ? size - off : chunk;
-		r->rv = y4m_feed(y, data + off, n);
+		r->rv = y4m_feed(y, data + off, n, r->err, sizeof r->err);
 	}
-	if (r->rv != 0 && (y4m_error(y)[0] == '\0' ||
-	    y4m_feed(y, "", 0) != -1))
+	if (r->rv != 0 && (r->err[0] == '\0' ||
+	    y4m_feed(y, "", 0, again, sizeof again) != -1 ||
+	    strcmp(again, r->err) != 0))
 		abort();		/* a failure says why, and stays */
 	if (r->frames != y4m_frames(y))
 		abort();
-	memcpy(r->err, y4m_error(y), strlen(y4m_error(y)) + 1);
 	y4m_free(y);
 }
 

@@ -112,8 +112,7 @@ main(int argc, char **argv)
 	struct camera_config camcfg;
 	struct jobs_config jobs_cfg;
 	struct stockjob_config stock_cfg;
-	char		 camerr[CAMERA_ERRLEN];
-	const char	*why;
+	char		 err[CAMERA_ERRLEN];
 	char		*url;
 	int		 port, rv, status = 0;
 	char		 authority[INET6_ADDRSTRLEN + 16];
@@ -133,14 +132,14 @@ main(int argc, char **argv)
 	log_set_level(opt.log_level);
 	/* Options that need more than a parse, checked before any side effect. */
 	if (opt.source_url != NULL &&
-	    fetch_check_template(opt.source_url, &why) != 0) {
-		fprintf(stderr, "stockcam: --source-url: %s\n", why);
+	    fetch_check_template(opt.source_url, err, sizeof err) != 0) {
+		fprintf(stderr, "stockcam: --source-url: %s\n", err);
 		options_free(&opt);
 		return 2;
 	}
-	if (camera_check_source(opt.camera, camerr, sizeof camerr) != 0) {
+	if (camera_check_source(opt.camera, err, sizeof err) != 0) {
 		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera,
-		    camerr);
+		    err);
 		options_free(&opt);
 		return 2;
 	}
@@ -173,9 +172,9 @@ main(int argc, char **argv)
 	app.jobs = jobs_new(app.base, &jobs_cfg);
 	options_stockjob_config(&opt, &stock_cfg);
 	app.stock = stockjob_new(app.jobs, app.cq, app.fetch_pool,
-	    app.convert_pool, &stock_cfg, &why);
+	    app.convert_pool, &stock_cfg, err, sizeof err);
 	if (app.stock == NULL) {
-		log_error("data directory %s: %s", opt.data_dir, why);
+		log_error("data directory %s: %s", opt.data_dir, err);
 		status = 1;
 		goto out;
 	}
@@ -194,10 +193,10 @@ main(int argc, char **argv)
 	    app.io_pool);
 	synthetic_register(app.router);
 	options_camera_config(&opt, &camcfg);
-	if ((app.camera = camera_new(app.base, &camcfg, camerr,
-	    sizeof camerr)) == NULL) {
+	if ((app.camera = camera_new(app.base, &camcfg, err,
+	    sizeof err)) == NULL) {
 		fprintf(stderr, "stockcam: --camera %s: %s\n", opt.camera,
-		    camerr);
+		    err);
 		status = 2;
 		goto out;
 	}

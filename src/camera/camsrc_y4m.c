@@ -167,7 +167,7 @@ fill(struct camsrc *src, int timeout_ms, char *err, size_t errlen)
 
 /* Pushes buffered bytes, never past the end of one more frame. */
 static int
-push(struct y4msrc *ys)
+push(struct y4msrc *ys, char *err, size_t errlen)
 {
 	const struct y4m_info	*info = y4m_info(ys->parser);
 	const unsigned char	*p = ys->rbuf + ys->roff, *nl;
@@ -180,7 +180,7 @@ push(struct y4msrc *ys)
 	} else if ((nl = memchr(p, '\n', n)) != NULL)
 		n = (size_t)(nl - p) + 1;	/* the header line alone */
 	ys->roff += n;
-	return y4m_feed(ys->parser, p, n);
+	return y4m_feed(ys->parser, p, n, err, errlen);
 }
 
 static enum camsrc_status
@@ -191,6 +191,7 @@ y4msrc_next(struct camsrc *src, struct camsrc_frame *f, int timeout_ms,
 	const struct y4m_info *in;
 	int		 r, rewound = 0;
 	size_t		 off;
+	char		 why[Y4M_ERRLEN];
 
 	ys->have_frame = 0;
 	while (!ys->have_frame) {
@@ -212,9 +213,8 @@ y4msrc_next(struct camsrc *src, struct camsrc_frame *f, int timeout_ms,
 				return CAMSRC_FAILED;
 			}
 		}
-		if (push(ys) != 0) {
-			snprintf(err, errlen, "%s: %s", ys->name,
-			    y4m_error(ys->parser));
+		if (push(ys, why, sizeof why) != 0) {
+			snprintf(err, errlen, "%s: %s", ys->name, why);
 			return CAMSRC_FAILED;
 		}
 	}

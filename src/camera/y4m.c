@@ -44,7 +44,7 @@ struct y4m {
 	size_t		 fill;
 	uint64_t	 frames;
 	int		 failed;
-	char		 err[256];
+	char		 err[Y4M_ERRLEN];
 };
 
 static const struct {
@@ -318,22 +318,24 @@ y4m_new(y4m_frame_fn *fn, void *arg)
 }
 
 int
-y4m_feed(struct y4m *y, const void *buf, size_t len)
+y4m_feed(struct y4m *y, const void *buf, size_t len, char *err,
+    size_t errlen)
 {
 	const unsigned char	*p = buf, *end;
 
 	if (y->failed)
-		return -1;
-	if (len == 0)
-		return 0;
+		goto fail;
 	end = p + len;
 	while (p < end) {
 		if (y->st == ST_DATA)
 			data_bytes(y, &p, end);
 		else if (line_bytes(y, &p, end) == -1)
-			return -1;
+			goto fail;
 	}
 	return 0;
+fail:
+	snprintf(err, errlen, "%s", y->err);
+	return -1;
 }
 
 const struct y4m_info *
@@ -342,11 +344,6 @@ y4m_info(const struct y4m *y)
 	return y->have_info ? &y->info : NULL;
 }
 
-const char *
-y4m_error(const struct y4m *y)
-{
-	return y->err;
-}
 
 uint64_t
 y4m_frames(const struct y4m *y)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define Y4M_MAX_DIM	8192	/* largest width or height */
+#define Y4M_ERRLEN	256	/* enough for any reason y4m_feed gives */
 #define Y4M_MAX_LINE	1024	/* bytes in a header or FRAME line, no LF */
 
 enum y4m_chroma { Y4M_420, Y4M_422, Y4M_444, Y4M_MONO };
@@ -32,12 +33,14 @@ typedef void y4m_frame_fn(const struct y4m_info *,
 
 /* fn may be NULL (frames are only counted). Free with y4m_free. */
 struct y4m	*y4m_new(y4m_frame_fn *fn, void *arg);
-/* 0, or -1 with y4m_error() set; after an error every call fails. */
-int		 y4m_feed(struct y4m *, const void *, size_t);
+/*
+ * 0, or -1 with the reason in err ("header: no width (W)"); after an
+ * error every call fails with the same reason.
+ */
+int		 y4m_feed(struct y4m *, const void *, size_t, char *err,
+		    size_t errlen);
 /* NULL until the header is parsed; then valid until y4m_free. */
 const struct y4m_info *y4m_info(const struct y4m *);
-/* "header: no width (W)", or "" if none. */
-const char	*y4m_error(const struct y4m *);
 /* Complete frames delivered; a truncated last frame is not counted. */
 uint64_t	 y4m_frames(const struct y4m *);
 /* Frees the parser (NULL is fine). */

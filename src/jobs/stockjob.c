@@ -637,8 +637,8 @@ stockjob_leftover(const char *path, const char *entry, void *arg)
 
 struct stockjob *
 stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
-    struct pool *convert, const struct stockjob_config *cfg,
-    const char **err)
+    struct pool *convert, const struct stockjob_config *cfg, char *err,
+    size_t errlen)
 {
 	struct stockjob		*sj;
 	struct archiver_options	 ao;
@@ -652,8 +652,8 @@ stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
 	TAILQ_INIT(&sj->active);
 	TAILQ_INIT(&sj->backlog);
 	if (workdir_open(&sj->wd, cfg->data_dir) != 0) {
-		*err = "cannot create the data directory's csv/, xml/ and "
-		    "archives/";
+		snprintf(err, errlen, "cannot create the data directory's "
+		    "csv/, xml/ and archives/");
 		free(sj);
 		return NULL;
 	}
@@ -662,7 +662,8 @@ stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
 	ao.batch_size = cfg->batch_size;
 	ao.gzip_level = cfg->gzip_level;
 	ao.threads = cfg->archive_threads;
-	sj->archiver = archiver_new(&ao, cq, stockjob_archived, sj, err);
+	sj->archiver = archiver_new(&ao, cq, stockjob_archived, sj, err,
+	    errlen);
 	if (sj->archiver == NULL) {
 		workdir_close(&sj->wd);
 		free(sj);

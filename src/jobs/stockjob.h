@@ -5,6 +5,7 @@
 #ifndef SC_STOCKJOB_H
 #define SC_STOCKJOB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct compq;
@@ -31,12 +32,12 @@ struct stockjob_stats {
 
 /*
  * The pipeline, its work folders and archiver, with what an earlier run
- * left already on its way into archives. NULL with *err (a static
- * message) if the data directory is unusable.
+ * left already on its way into archives. NULL with the reason in err
+ * if the data directory is unusable.
  */
 struct stockjob	*stockjob_new(struct jobs *, struct compq *,
 		    struct pool *fetch, struct pool *convert,
-		    const struct stockjob_config *, const char **err);
+		    const struct stockjob_config *, char *err, size_t errlen);
 /* The URL template ("...{symbol}..."); set before the first job. */
 void		 stockjob_set_source(struct stockjob *, const char *);
 /*

@@ -39,7 +39,7 @@ struct bgwrite {
 	struct bgslot	*queue;		/* a ring, oldest first */
 	unsigned	 qhead, qlen;
 	int		 writing;
-	int		 failed;
+	int		 error;		/* the first write's failure */
 	int		 stop;
 };
 
@@ -64,10 +64,11 @@ bgwrite_main(void *arg)
 		bw->qlen--;
 		bw->writing = 1;
 		pthread_mutex_unlock(&bw->lock);
-		rv = bw->failed ? -1 : bw->fn(bw->ctx, slot.buf, slot.len);
+		rv = bw->error != 0 ? bw->error :
+		    bw->fn(bw->ctx, slot.buf, slot.len);
 		pthread_mutex_lock(&bw->lock);
-		if (rv != 0)
-			bw->failed = 1;
+		if (rv != 0 && bw->error == 0)
+			bw->error = rv < 0 ? rv : -EIO;
 		bw->writing = 0;
 		bw->free_bufs[bw->nfree++] = slot.buf;
 		pthread_cond_broadcast(&bw->room);
@@ -130,11 +131,11 @@ bgwrite_release(struct bgwrite *bw, char *buf)
 int
 bgwrite_submit(struct bgwrite *bw, char *buf, size_t len)
 {
-	int	failed;
+	int	error;
 
 	pthread_mutex_lock(&bw->lock);
-	failed = bw->failed;
-	if (failed || len == 0) {
+	error = bw->error;
+	if (error != 0 || len == 0) {
 		bw->free_bufs[bw->nfree++] = buf;
 		pthread_cond_broadcast(&bw->room);
 	} else {
@@ -144,20 +145,20 @@ bgwrite_submit(struct bgwrite *bw, char *buf, size_t len)
 		pthread_cond_signal(&bw->work);
 	}
 	pthread_mutex_unlock(&bw->lock);
-	return failed ? -1 : 0;
+	return error;
 }
 
 int
 bgwrite_wait(struct bgwrite *bw)
 {
-	int	failed;
+	int	error;
 
 	pthread_mutex_lock(&bw->lock);
 	while (bw->qlen > 0 || bw->writing)
 		pthread_cond_wait(&bw->room, &bw->lock);
-	failed = bw->failed;
+	error = bw->error;
 	pthread_mutex_unlock(&bw->lock);
-	return failed ? -1 : 0;
+	return error;
 }
 
 void

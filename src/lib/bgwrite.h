@@ -7,7 +7,7 @@
 
 struct bgwrite;
 
-/* Writes all of buf; 0, or -1 on an error. Runs on the writer thread. */
+/* Writes all of buf: 0, or a negative errno. Runs on the writer thread. */
 typedef int	bgwrite_fn(void *ctx, const char *buf, size_t len);
 
 /* `count` buffers of `size` bytes (plus `slack` writable bytes). */
@@ -15,11 +15,12 @@ struct bgwrite	*bgwrite_new(bgwrite_fn *, void *ctx, unsigned count,
 		    size_t size, size_t slack);
 /* A free buffer to fill; waits while every buffer is queued. */
 char		*bgwrite_buffer(struct bgwrite *);
-/* Queues a buffer from bgwrite_buffer; -1 if any write so far failed. */
+/* Queues a buffer from bgwrite_buffer; the first failure of a write so
+ * far (a negative errno), or 0. */
 int		 bgwrite_submit(struct bgwrite *, char *buf, size_t len);
 /* Returns a buffer unused. */
 void		 bgwrite_release(struct bgwrite *, char *buf);
-/* Waits until everything queued is written; -1 if a write failed. */
+/* Waits until everything queued is written; 0, or the first failure. */
 int		 bgwrite_wait(struct bgwrite *);
 /* Waits, stops the thread, frees the buffers. */
 void		 bgwrite_free(struct bgwrite *);

@@ -51,7 +51,7 @@ log_parse_level(const char *name, enum log_level *level)
 		*level = LOG_LEVEL_WARN;
 		return 0;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 int

@@ -13,9 +13,12 @@ enum log_level {
 
 #define PRINTFLIKE(a, b) __attribute__((format(printf, a, b)))
 
+/* Lines below the level are not written. */
 void	log_set_level(enum log_level);
 enum log_level log_get_level(void);
+/* "error", "warn" (or "warning"), "info", "debug": 0, else -EINVAL. */
 int	log_parse_level(const char *, enum log_level *);
+/* 1 if a line at this level would be written. */
 int	log_enabled(enum log_level);
 
 void	log_error(const char *, ...) PRINTFLIKE(1, 2);

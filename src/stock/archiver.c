@@ -33,6 +33,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,23 +178,24 @@ archiver_release(struct archiver *ar)
 
 struct archiver *
 archiver_new(const struct archiver_options *opt, struct compq *cq,
-    archiver_done_fn *done, void *arg, const char **err)
+    archiver_done_fn *done, void *arg, char *err, size_t errlen)
 {
 	struct archiver	*ar;
+	const char	*why = NULL;
 	unsigned	 i;
 	int		 error, saved;
 
-	*err = NULL;
 	if (opt->dir == NULL || *opt->dir == '\0')
-		*err = "no archive directory";
+		why = "no archive directory";
 	else if (!archiver_dir_prefix_ok(opt->prefix))
-		*err = "bad archive prefix (empty, too long, or with a '/' or "
+		why = "bad archive prefix (empty, too long, or with a '/' or "
 		    "a leading '.')";
 	else if (opt->batch_size == 0)
-		*err = "the archive batch size must be at least 1";
+		why = "the archive batch size must be at least 1";
 	else if (opt->gzip_level < 1 || opt->gzip_level > 9)
-		*err = "the gzip level must be 1 to 9";
-	if (*err != NULL) {
+		why = "the gzip level must be 1 to 9";
+	if (why != NULL) {
+		snprintf(err, errlen, "%s", why);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -202,8 +204,9 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
 	ar->dirfd = ar->lockfd = -1;
 	ar->dir = xstrdup(opt->dir);
 	ar->prefix = xstrdup(opt->prefix);
-	if ((*err = archiver_dir_open(ar)) != NULL) {
+	if ((why = archiver_dir_open(ar)) != NULL) {
 		saved = errno;
+		snprintf(err, errlen, "%s", why);
 		archiver_release(ar);
 		errno = saved;
 		return NULL;

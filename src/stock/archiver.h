@@ -44,12 +44,12 @@ struct archiver_stats {
 /*
  * Takes the directory (one archiver per dir and prefix: a second is
  * refused), removes temporary files a killed process left, and starts the
- * packing thread. Returns NULL with *err set to a static message (and
- * errno set when a system call failed) if the directory is unusable or
- * the options are wrong.
+ * packing thread. Returns NULL with the reason in err (and errno set
+ * when a system call failed) if the directory is unusable or the
+ * options are wrong.
  */
 struct archiver	*archiver_new(const struct archiver_options *, struct compq *,
-		    archiver_done_fn *, void *arg, const char **err);
+		    archiver_done_fn *, void *arg, char *err, size_t errlen);
 /*
  * Loop thread. Queues `path` (a finished XML file) to be stored as
  * `entry` (a relative path such as "42/AAPL.xml": no empty, "." or ".."

@@ -181,7 +181,7 @@ sink_write(void *arg, const char *p, size_t n)
 		w = ob->writecallback(ob->context, p, n > INT32_MAX ?
 		    INT32_MAX : (int)n);
 		if (w <= 0)
-			return -1;
+			return -EIO;
 		p += w;
 		n -= (size_t)w;
 	}
@@ -907,8 +907,16 @@ csv2xml_write_behind(struct csv2xml *c)
 	c->obuf = buf;
 }
 
-int
-csv2xml_feed(struct csv2xml *c, const char *buf, size_t len)
+/* The reason of a failure, for the caller: -1. */
+static int
+csv2xml_failed(const struct csv2xml *c, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", c->err);
+	return -1;
+}
+
+static int
+csv2xml_feed_in(struct csv2xml *c, const char *buf, size_t len)
 {
 	static const unsigned char	bom[3] = { 0xEF, 0xBB, 0xBF };
 	uint64_t			base = c->stats.bytes_in;
@@ -937,7 +945,15 @@ csv2xml_feed(struct csv2xml *c, const char *buf, size_t len)
 }
 
 int
-csv2xml_finish(struct csv2xml *c)
+csv2xml_feed(struct csv2xml *c, const char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	return csv2xml_feed_in(c, buf, len) == 0 ? 0 :
+	    csv2xml_failed(c, err, errlen);
+}
+
+static int
+csv2xml_finish_in(struct csv2xml *c)
 {
 	int	rv = 0;
 
@@ -982,10 +998,11 @@ csv2xml_finish(struct csv2xml *c)
 	return 0;
 }
 
-const char *
-csv2xml_error(const struct csv2xml *c)
+int
+csv2xml_finish(struct csv2xml *c, char *err, size_t errlen)
 {
-	return c->err;
+	return csv2xml_finish_in(c) == 0 ? 0 :
+	    csv2xml_failed(c, err, errlen);
 }
 
 void
@@ -1088,13 +1105,11 @@ csv2xml_file(const char *in, const char *out,
 		}
 		if (n == 0)
 			break;
-		if (csv2xml_feed(c, buf, (size_t)n) != 0)
-			break;
+		if (csv2xml_feed(c, buf, (size_t)n, err, errlen) != 0)
+			goto out;
 	}
-	if ((n != 0 ? -1 : csv2xml_finish(c)) != 0) {
-		snprintf(err, errlen, "%s", csv2xml_error(c));
+	if (csv2xml_finish(c, err, errlen) != 0)
 		goto out;
-	}
 	if (stats != NULL)
 		csv2xml_get_stats(c, stats);
 	rv = 0;

@@ -31,12 +31,14 @@ struct csv2xml	*csv2xml_new(xmlOutputBufferPtr out,
  * next is filled (see bgwrite.c). Call before the first feed.
  */
 void		 csv2xml_write_behind(struct csv2xml *);
-/* 0, or -1 with csv2xml_error() set; after an error every call fails. */
-int		 csv2xml_feed(struct csv2xml *, const char *, size_t);
-/* Ends the input, completes the document, flushes. 0 or -1. */
-int		 csv2xml_finish(struct csv2xml *);
-/* "line 3, column 7: invalid UTF-8", or "" if none. */
-const char	*csv2xml_error(const struct csv2xml *);
+/*
+ * 0, or -1 with the reason in err ("line 3, column 7: invalid UTF-8");
+ * after an error every call fails with the same reason.
+ */
+int		 csv2xml_feed(struct csv2xml *, const char *, size_t,
+		    char *err, size_t errlen);
+/* Ends the input, completes the document, flushes. 0, or -1 and err. */
+int		 csv2xml_finish(struct csv2xml *, char *err, size_t errlen);
 /* Rows and bytes so far. */
 void		 csv2xml_get_stats(const struct csv2xml *,
 		    struct csv2xml_stats *);

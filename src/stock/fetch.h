@@ -3,6 +3,7 @@
 #define SC_FETCH_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fetch_request {
@@ -53,7 +54,8 @@ void	fetch_run(const struct fetch_request *, struct fetch_result *);
 /* Escapes a symbol and expands "{symbol}" in the template; NULL if the template is not http/https/file or lacks {symbol}. Caller frees. */
 /* (NULL too for an empty symbol. Escaping keeps only A-Z a-z 0-9 - . _ ~; a symbol "." or ".." is escaped whole.) */
 char	*fetch_expand_url(const char *template, const char *symbol);
-/* Checks a source template at start-up: 0, or -1 with *why set. */
-int	fetch_check_template(const char *template, const char **why);
+/* Checks a source template at start-up: 0, or -1 with the reason in err. */
+int	fetch_check_template(const char *template, char *err,
+	    size_t errlen);
 
 #endif

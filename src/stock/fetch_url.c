@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -151,35 +152,34 @@ fetch_expand_url(const char *template, const char *symbol)
 	return out;
 }
 
-int
-fetch_check_template(const char *template, const char **why)
+/* Why the template cannot be a source, or NULL if it can. */
+static const char *
+fetch_url_why(const char *template)
 {
 	const curl_version_info_data	*v;
 	const char *const		*proto;
 	CURLU				*u;
 	CURLUcode			 uc;
 	char				*url, *host = NULL;
+	const char			*why = NULL;
 	int				 https = 0;
 
-	*why = NULL;
 	if (template == NULL || *template == '\0')
-		*why = "the source URL is empty";
+		why = "the source URL is empty";
 	else if (!fetch_url_scheme_ok(template))
-		*why = "the source URL must start with http://, https:// or "
+		why = "the source URL must start with http://, https:// or "
 		    "file://";
 	else if (strstr(template, FETCH_PLACEHOLDER) == NULL)
-		*why = "the source URL has no " FETCH_PLACEHOLDER;
-	if (*why != NULL)
-		return -1;
+		why = "the source URL has no " FETCH_PLACEHOLDER;
+	if (why != NULL)
+		return why;
 
 	if (strncasecmp(template, "https://", 8) == 0) {
 		v = curl_version_info(CURLVERSION_NOW);
 		for (proto = v->protocols; *proto != NULL && !https; proto++)
 			https = strcmp(*proto, "https") == 0;
-		if (!https) {
-			*why = "this libcurl cannot do https";
-			return -1;
-		}
+		if (!https)
+			return "this libcurl cannot do https";
 	}
 	url = fetch_expand_url(template, "TEST");
 	if ((u = curl_url()) == NULL)
@@ -190,13 +190,24 @@ fetch_check_template(const char *template, const char **why)
 	    host == NULL || *host == '\0'))
 		uc = CURLUE_NO_HOST;
 	if (uc == CURLUE_NO_HOST)
-		*why = "the source URL has no host";
+		why = "the source URL has no host";
 	else if (uc == CURLUE_BAD_PORT_NUMBER)
-		*why = "the source URL has a bad port number";
+		why = "the source URL has a bad port number";
 	else if (uc != CURLUE_OK)
-		*why = "the source URL is not a valid URL";
+		why = "the source URL is not a valid URL";
 	curl_free(host);
 	curl_url_cleanup(u);
 	free(url);
-	return *why != NULL ? -1 : 0;
+	return why;
+}
+
+int
+fetch_check_template(const char *template, char *err, size_t errlen)
+{
+	const char	*why = fetch_url_why(template);
+
+	if (why == NULL)
+		return 0;
+	snprintf(err, errlen, "%s", why);
+	return -1;
 }

@@ -468,9 +468,9 @@ start(const char *dir, const char *prefix, unsigned batch, int level)
 {
 	struct archiver_options	 o = { dir, prefix, batch, level, nthreads };
 	struct archiver		*ar;
-	const char		*err;
+	char			 err[256];
 
-	if ((ar = archiver_new(&o, cq, on_done, NULL, &err)) == NULL)
+	if ((ar = archiver_new(&o, cq, on_done, NULL, err, sizeof err)) == NULL)
 		bail("archiver_new %s: %s", dir, err);
 	return ar;
 }
@@ -485,34 +485,36 @@ stop(struct archiver *ar)
 /* --- the tests --- */
 
 static int
-refused(const struct archiver_options *o, const char **err)
+refused(const struct archiver_options *o, char *err, size_t errlen)
 {
-	return archiver_new(o, cq, on_done, NULL, err) == NULL && *err != NULL;
+	err[0] = '\0';
+	return archiver_new(o, cq, on_done, NULL, err, errlen) == NULL &&
+	    err[0] != '\0';
 }
 
 static void
 test_options(void)
 {
 	struct archiver_options	 o;
-	const char		*err;
+	char			 err[256];
 	char			*dir = newdir("opts"), *missing;
 	int			 r;
 
 	o = (struct archiver_options){ dir, "p", 0, 6, 0 };
-	r = refused(&o, &err);
+	r = refused(&o, err, sizeof err);
 	ok(r, "batch size 0 refused: %s", err);
 	o = (struct archiver_options){ dir, "p", 1, 10, 0 };
-	r = refused(&o, &err);
+	r = refused(&o, err, sizeof err);
 	ok(r, "gzip level 10 refused: %s", err);
 	o = (struct archiver_options){ dir, "a/b", 1, 6, 0 };
-	r = refused(&o, &err);
+	r = refused(&o, err, sizeof err);
 	ok(r, "prefix with '/' refused: %s", err);
 	o = (struct archiver_options){ dir, ".p", 1, 6, 0 };
-	r = refused(&o, &err);
+	r = refused(&o, err, sizeof err);
 	ok(r, "prefix with a leading '.' refused: %s", err);
 	missing = sub(dir, "missing");
 	o = (struct archiver_options){ missing, "p", 1, 6, 0 };
-	r = refused(&o, &err) && errno == ENOENT;
+	r = refused(&o, err, sizeof err) && errno == ENOENT;
 	ok(r, "missing directory refused with ENOENT: %s", err);
 	free(missing);
 	free(dir);
@@ -701,7 +703,7 @@ test_restart(void)
 	struct archiver_options	 o;
 	struct archiver		*ar, *other;
 	struct archiver_stats	 st;
-	const char		*err;
+	char			 err[256];
 	char			*src = newdir("r-src"), *out = newdir("r-out");
 	char			*junk9 = sub(out, "r-000009.tgz");
 	char			*junk11 = sub(out, "r-000011.tgz");
@@ -719,8 +721,9 @@ test_restart(void)
 	free(a);
 
 	o = (struct archiver_options){ out, "r", 1, 6, 0 };
-	other = archiver_new(&o, cq, on_done, NULL, &err);
-	ok(other == NULL && err != NULL,
+	err[0] = '\0';
+	other = archiver_new(&o, cq, on_done, NULL, err, sizeof err);
+	ok(other == NULL && err[0] != '\0',
 	    "a second archiver on the same dir and prefix is refused: %s",
 	    err);
 	other = start(out, "other", 1, 6);
@@ -1101,13 +1104,14 @@ kill_child(const char *out, struct kfile *f)
 	struct event_base	*b;
 	struct compq		*q;
 	struct archiver		*ar;
-	const char		*err;
+	char			 err[256];
 	unsigned		 done = 0;
 	int			 i;
 
 	b = event_base_new();
 	q = compq_new(b);
-	if ((ar = archiver_new(&o, q, count_done, &done, &err)) == NULL)
+	if ((ar = archiver_new(&o, q, count_done, &done, err,
+	    sizeof err)) == NULL)
 		_exit(2);
 	for (i = 0; i < KILL_FILES; i++)
 		archiver_add(ar, f[i].path, f[i].name, NULL);

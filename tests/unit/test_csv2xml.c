@@ -36,13 +36,13 @@ convert(const char *in, size_t len, size_t chunk,
 	if (chunk == 0)
 		chunk = len > 0 ? len : 1;
 	r->rv = 0;
+	r->err[0] = '\0';
 	for (off = 0; off < len && r->rv == 0; off += n) {
 		n = len - off < chunk ? len - off : chunk;
-		r->rv = csv2xml_feed(c, in + off, n);
+		r->rv = csv2xml_feed(c, in + off, n, r->err, sizeof r->err);
 	}
 	if (r->rv == 0)
-		r->rv = csv2xml_finish(c);
-	snprintf(r->err, sizeof r->err, "%s", csv2xml_error(c));
+		r->rv = csv2xml_finish(c, r->err, sizeof r->err);
 	csv2xml_get_stats(c, &r->st);
 	csv2xml_free(c);
 	xmlOutputBufferClose(ob);
@@ -204,15 +204,16 @@ test_chunking(void)
 			xmlOutputBufferPtr ob = xmlOutputBufferCreateBuffer(b,
 			    NULL);
 			struct csv2xml *c = csv2xml_new(ob, NULL);
-			int rv = csv2xml_feed(c, inputs[i], cut);
+			char err[sizeof whole.err] = "";
+			int rv = csv2xml_feed(c, inputs[i], cut, err,
+			    sizeof err);
 
 			if (rv == 0)
 				rv = csv2xml_feed(c, inputs[i] + cut,
-				    len - cut);
+				    len - cut, err, sizeof err);
 			if (rv == 0)
-				rv = csv2xml_finish(c);
-			if (rv != whole.rv || strcmp(csv2xml_error(c),
-			    whole.err) != 0)
+				rv = csv2xml_finish(c, err, sizeof err);
+			if (rv != whole.rv || strcmp(err, whole.err) != 0)
 				bad++;
 			csv2xml_free(c);
 			xmlOutputBufferClose(ob);

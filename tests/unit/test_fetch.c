@@ -401,20 +401,21 @@ test_check_template(void)
 	    "https://h.example/csv/{symbol}?key=K",
 	    "HTTP://127.0.0.1:8080/q?s={symbol}&f=csv",
 	    "file:///srv/{symbol}.csv" };
-	const char	*why;
+	char		 why[256];
 	size_t		 i;
 	int		 r;
 
 	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
-		why = "not set";
-		r = fetch_check_template(good[i], &why);
-		ok(r == 0 && why == NULL, "template %s passes", good[i]);
+		snprintf(why, sizeof why, "not set");
+		r = fetch_check_template(good[i], why, sizeof why);
+		ok(r == 0 && strcmp(why, "not set") == 0,
+		    "template %s passes", good[i]);
 	}
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		why = NULL;
-		r = fetch_check_template(bad[i], &why);
-		ok(r == -1 && why != NULL, "template '%s' refused: %s", bad[i],
-		    why ? why : "(no reason)");
+		why[0] = '\0';
+		r = fetch_check_template(bad[i], why, sizeof why);
+		ok(r == -1 && why[0] != '\0', "template '%s' refused: %s",
+		    bad[i], why[0] ? why : "(no reason)");
 	}
 }
 

@@ -94,9 +94,8 @@ run(const unsigned char *in, size_t len, size_t chunk, struct result *r)
 		chunk = len > 0 ? len : 1;
 	for (off = 0; off < len && r->rv == 0; off += n) {
 		n = len - off < chunk ? len - off : chunk;
-		r->rv = y4m_feed(y, in + off, n);
+		r->rv = y4m_feed(y, in + off, n, r->err, sizeof r->err);
 	}
-	snprintf(r->err, sizeof r->err, "%s", y4m_error(y));
 	r->frames = y4m_frames(y);
 	if (y4m_info(y) != NULL) {
 		r->info = *y4m_info(y);
@@ -181,12 +180,16 @@ test_info(void)
 	static const char	 hdr[] = "YUV4MPEG2 W8192 H1 F30000:1001 Cmono\n";
 	struct y4m		*y = y4m_new(NULL, NULL);
 	const struct y4m_info	*in;
+	char			 err[Y4M_ERRLEN] = "";
 
 	ok(y4m_info(y) == NULL, "no info before any input");
-	is_int(y4m_feed(y, hdr, 0), 0, "an empty feed is fine");
-	is_int(y4m_feed(y, hdr, sizeof hdr - 2), 0, "header without its LF");
+	is_int(y4m_feed(y, hdr, 0, err, sizeof err), 0,
+	    "an empty feed is fine");
+	is_int(y4m_feed(y, hdr, sizeof hdr - 2, err, sizeof err), 0,
+	    "header without its LF");
 	ok(y4m_info(y) == NULL, "no info before the header's LF");
-	is_int(y4m_feed(y, hdr + sizeof hdr - 2, 1), 0, "the LF");
+	is_int(y4m_feed(y, hdr + sizeof hdr - 2, 1, err, sizeof err), 0,
+	    "the LF");
 	in = y4m_info(y);
 	if (ok(in != NULL, "info once the header is parsed")) {
 		is_int(in->width, 8192, "largest width accepted");
@@ -194,12 +197,12 @@ test_info(void)
 		is_int(in->fps_den, 1001, "fps den");
 		is_int(in->frame_size, 8192, "mono frame size");
 	}
-	is_str(y4m_error(y), "", "no error");
+	is_str(err, "", "no error");
 	is_int(y4m_frames(y), 0, "no frames yet");
 	y4m_free(y);
 
 	y = y4m_new(NULL, NULL);
-	is_int(y4m_feed(y, "YUV4MPEG2 W2 H2\n", 16), 0, "no F");
+	is_int(y4m_feed(y, "YUV4MPEG2 W2 H2\n", 16, err, sizeof err), 0, "no F");
 	in = y4m_info(y);
 	ok(in != NULL && in->fps_num == 0 && in->fps_den == 0,
 	    "no F: rate 0:0 (unknown)");
@@ -227,7 +230,7 @@ check_err(const char *in, size_t len, const char *want, const char *name)
 static void
 test_errors(void)
 {
-	char		 big[1200];
+	char		 big[1200], err[Y4M_ERRLEN];
 	struct y4m	*y;
 
 	check_err("YUV4MPEG2 H3 F25:1\n", 19, "header: no width (W)",
@@ -294,7 +297,7 @@ test_errors(void)
 	big[1024] = '\n';
 	big[1025] = 'F';
 	y = y4m_new(NULL, NULL);
-	is_int(y4m_feed(y, big, 1026), 0, "a 1024-byte header line parses");
+	is_int(y4m_feed(y, big, 1026, err, sizeof err), 0, "a 1024-byte header line parses");
 	y4m_free(y);
 	big[1024] = 'X';
 	big[1025] = '\n';
@@ -310,9 +313,12 @@ test_errors(void)
 
 	/* After an error every call fails, even with good input. */
 	y = y4m_new(NULL, NULL);
-	ok(y4m_feed(y, "YUV4MPEG2 W3 H3 It\n", 19) == -1, "error");
-	ok(y4m_feed(y, "YUV4MPEG2 W3 H3\n", 16) == -1, "then it stays");
-	ok(y4m_feed(y, "", 0) == -1, "even for an empty feed");
+	ok(y4m_feed(y, "YUV4MPEG2 W3 H3 It\n", 19, err, sizeof err) == -1,
+	    "error");
+	ok(y4m_feed(y, "YUV4MPEG2 W3 H3\n", 16, err, sizeof err) == -1,
+	    "then it stays");
+	ok(y4m_feed(y, "", 0, err, sizeof err) == -1,
+	    "even for an empty feed");
 	ok(y4m_info(y) == NULL, "and no info");
 	y4m_free(y);
 }
@@ -345,6 +351,7 @@ test_chunking(void)
 	unsigned char		*s[2];
 	size_t			 len[2], chunk, cut;
 	unsigned		 bad = 0, i;
+	char			 err[Y4M_ERRLEN];
 	struct y4m		*y;
 	struct rec		 rec;
 
@@ -361,8 +368,9 @@ test_chunking(void)
 		for (cut = 1; cut < len[i]; cut++) {
 			memset(&rec, 0, sizeof rec);
 			y = y4m_new(on_frame, &rec);
-			if (y4m_feed(y, s[i], cut) != 0 ||
-			    y4m_feed(y, s[i] + cut, len[i] - cut) != 0 ||
+			if (y4m_feed(y, s[i], cut, err, sizeof err) != 0 ||
+			    y4m_feed(y, s[i] + cut, len[i] - cut, err,
+			    sizeof err) != 0 ||
 			    rec.frames != (i == 0 ? 5 : 4) || rec.bad != 0)
 				bad++;
 			y4m_free(y);
