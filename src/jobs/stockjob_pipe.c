@@ -1,0 +1,309 @@
+/*
+ * stockjob_pipe.c - the steps of a stock job's symbols.
+ *
+ *   queued -> fetching -> converting -> archiving -> succeeded
+ *                 \            \             \----> failed
+ *                  \------------\-----------------> failed | canceled
+ *
+ * Downloads run on the fetch pool, conversions on the convert pool, and
+ * packing on the archiver's threads; each hands its result back through
+ * the completion queue, so the functions below never block and never
+ * race. At most `fetch_slots` downloads exist at a time, taken
+ * round-robin across jobs.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs/jobs_kind.h"
+#include "jobs/stockjob_int.h"
+#include "lib/log.h"
+#include "lib/pool.h"
+#include "lib/xmalloc.h"
+
+void
+stockjob_symbol_set(struct symbol *sym, enum sym_state st)
+{
+	struct stock	*sk = sym->stock;
+	struct stockjob	*sj = sk->engine;
+
+	if (sym->state == SYM_FETCHING)
+		sj->fetching--;
+	else if (sym->state == SYM_CONVERTING)
+		sj->converting--;
+	else if (sym->state == SYM_ARCHIVING)
+		sj->archiving--;
+	if (st == SYM_FETCHING)
+		sj->fetching++;
+	else if (st == SYM_CONVERTING)
+		sj->converting++;
+	else if (st == SYM_ARCHIVING)
+		sj->archiving++;
+	if (sym->state < SYM_SUCCEEDED && st >= SYM_SUCCEEDED) {
+		job_release(sk->job, 1);
+		if (st == SYM_SUCCEEDED)
+			sj->succeeded++;
+		else if (st == SYM_FAILED)
+			sj->failed++;
+	}
+	sk->count[sym->state]--;
+	sk->count[st]++;
+	sym->state = st;
+	if (st == SYM_FETCHING)
+		job_start(sk->job);
+}
+
+static void
+stockjob_symbol_fail(struct symbol *sym, const char *code, const char *msg)
+{
+	free(sym->err_code);
+	free(sym->err_msg);
+	sym->err_code = xstrdup(code);
+	sym->err_msg = xstrdup(msg);
+	stockjob_symbol_set(sym, SYM_FAILED);
+	log_info("job %llu: %s failed: %s (%s)",
+	    (unsigned long long)job_id(sym->stock->job), sym->name, msg, code);
+}
+
+/* Nothing downloading or converting: pack what waits for a batch. */
+void
+stockjob_maybe_flush(struct stockjob *sj)
+{
+	if (sj->fetching == 0 && sj->converting == 0 &&
+	    TAILQ_EMPTY(&sj->active) && sj->unflushed > 0) {
+		archiver_flush(sj->archiver);
+		sj->unflushed = 0;
+	}
+}
+
+/* After a step of a symbol ended: the job, then more work. */
+static void
+stockjob_stepped(struct stockjob *sj, struct stock *sk)
+{
+	job_update(sk->job);
+	stockjob_dispatch(sj);
+	stockjob_maybe_flush(sj);
+}
+
+/* --- archiving --- */
+
+void
+stockjob_archived(const struct archiver_result *r, void *arg)
+{
+	struct symbol	*sym = r->token;
+
+	if (sym == NULL) {
+		/* A file left by an earlier run, now safely archived. */
+		if (r->error != NULL)
+			log_warn("leftover %s: %s", r->entry, r->error);
+		return;
+	}
+	if (r->error != NULL)
+		stockjob_symbol_fail(sym, "archive", r->error);
+	else {
+		sym->archive = xstrdup(r->archive);
+		sym->entry = xstrdup(r->entry);
+		stockjob_symbol_set(sym, SYM_SUCCEEDED);
+	}
+	job_update(sym->stock->job);
+}
+
+/* --- converting --- */
+
+static void
+stockjob_convert_work(void *arg)
+{
+	struct convert_task	*t = arg;
+
+	/* The pool already has a thread per core: no write-behind thread. */
+	t->rv = csv2xml_file(t->csv, t->xml, NULL, 0, &t->st, t->err,
+	    sizeof t->err);
+}
+
+static void
+stockjob_convert_done(void *arg, enum pool_status status)
+{
+	struct convert_task	*t = arg;
+	struct symbol		*sym = t->sym;
+	struct stock		*sk = sym->stock;
+	struct stockjob		*sj = sk->engine;
+	char			*entry;
+
+	sym->convert = NULL;
+	if (status == POOL_CANCELED || sk->job->cancel) {
+		/* Not finished when the job was cancelled: not kept. */
+		unlink(t->xml);
+		stockjob_symbol_set(sym, SYM_CANCELED);
+	} else if (t->rv != 0) {
+		stockjob_symbol_fail(sym, "bad_csv", t->err);
+	} else {
+		sym->rows = t->st.rows;
+		entry = names_entry(job_id(sk->job), sym->name);
+		archiver_add(sj->archiver, t->xml, entry, sym);
+		free(entry);
+		sj->unflushed++;
+		stockjob_symbol_set(sym, SYM_ARCHIVING);
+	}
+	unlink(t->csv);
+	free(t->csv);
+	free(t->xml);
+	free(t);
+	stockjob_stepped(sj, sk);
+}
+
+/* Hands a downloaded symbol's CSV to the convert pool. */
+static int
+stockjob_convert_start(struct stockjob *sj, struct symbol *sym, char *csv)
+{
+	struct convert_task	*t;
+	int			 error;
+
+	t = xcalloc(1, sizeof *t);
+	t->sym = sym;
+	t->csv = csv;
+	t->xml = workdir_xml(&sj->wd, job_id(sym->stock->job), sym->name);
+	error = pool_submit(sj->convert_pool, stockjob_convert_work,
+	    stockjob_convert_done, t, &t->pool_id);
+	if (error != 0) {
+		free(t->xml);
+		free(t);
+		return error;
+	}
+	sym->convert = t;
+	return 0;
+}
+
+/* A parked symbol will not be converted: its CSV goes. */
+void
+stockjob_unpark(struct stockjob *sj, struct symbol *sym)
+{
+	TAILQ_REMOVE(&sj->backlog, sym, backlog);
+	unlink(sym->parked);
+	free(sym->parked);
+	sym->parked = NULL;
+	stockjob_symbol_set(sym, SYM_CANCELED);
+}
+
+/* --- fetching --- */
+
+static void
+stockjob_fetch_work(void *arg)
+{
+	struct fetch_task	*t = arg;
+
+	fetch_run(&t->req, &t->res);
+}
+
+static void
+stockjob_fetch_done(void *arg, enum pool_status status)
+{
+	struct fetch_task	*t = arg;
+	struct symbol		*sym = t->sym;
+	struct stock		*sk = sym->stock;
+	struct stockjob		*sj = sk->engine;
+
+	sym->fetch = NULL;
+	sym->attempts = t->res.attempts;
+	sym->http_status = t->res.http_status;
+	sym->bytes = t->res.bytes;
+	if (status == POOL_CANCELED || sk->job->cancel ||
+	    strcmp(t->res.code, "canceled") == 0) {
+		unlink(t->csv);
+		free(t->csv);
+		stockjob_symbol_set(sym, SYM_CANCELED);
+	} else if (!t->res.ok) {
+		unlink(t->csv);
+		free(t->csv);
+		stockjob_symbol_fail(sym, t->res.code, t->res.message);
+	} else {
+		stockjob_symbol_set(sym, SYM_CONVERTING);
+		if (stockjob_convert_start(sj, sym, t->csv) != 0) {
+			/* The convert pool is full: wait for room. */
+			sym->parked = t->csv;
+			TAILQ_INSERT_TAIL(&sj->backlog, sym, backlog);
+		}
+	}
+	free(t->url);
+	free(t);
+	stockjob_stepped(sj, sk);
+}
+
+static int
+stockjob_fetch_start(struct stockjob *sj, struct symbol *sym)
+{
+	struct fetch_task	*t;
+	int			 error;
+
+	t = xcalloc(1, sizeof *t);
+	t->sym = sym;
+	atomic_init(&t->cancel, 0);
+	t->url = fetch_expand_url(sj->source, sym->name);
+	if (t->url == NULL)
+		fatalx("jobs: source %s cannot be expanded", sj->source);
+	t->csv = workdir_csv(&sj->wd, job_id(sym->stock->job), sym->name);
+	fetch_request_defaults(&t->req);
+	t->req.url = t->url;
+	t->req.dest = t->csv;
+	t->req.timeout_ms = (long)sj->cfg.fetch_timeout_ms;
+	t->req.max_bytes = sj->cfg.max_download;
+	t->req.max_attempts = sj->cfg.fetch_attempts;
+	t->req.cancel = &t->cancel;
+	error = pool_submit(sj->fetch_pool, stockjob_fetch_work,
+	    stockjob_fetch_done, t, &t->pool_id);
+	if (error != 0) {
+		free(t->url);
+		free(t->csv);
+		free(t);
+		return error;
+	}
+	sym->fetch = t;
+	stockjob_symbol_set(sym, SYM_FETCHING);
+	return 0;
+}
+
+void
+stockjob_unqueue(struct stock *sk)
+{
+	if (sk->in_active) {
+		TAILQ_REMOVE(&sk->engine->active, sk, active);
+		sk->in_active = 0;
+	}
+}
+
+/* Moves parked conversions, then downloads, into their pools. */
+void
+stockjob_dispatch(struct stockjob *sj)
+{
+	struct symbol	*sym;
+	struct stock	*sk;
+
+	if (jobs_stopping(sj->jobs))
+		return;
+	while ((sym = TAILQ_FIRST(&sj->backlog)) != NULL) {
+		if (stockjob_convert_start(sj, sym, sym->parked) != 0)
+			break;
+		sym->parked = NULL;
+		TAILQ_REMOVE(&sj->backlog, sym, backlog);
+	}
+	while (sj->fetching < sj->cfg.fetch_slots &&
+	    (sk = TAILQ_FIRST(&sj->active)) != NULL) {
+		while (sk->next < sk->nsym &&
+		    sk->syms[sk->next].state != SYM_QUEUED)
+			sk->next++;
+		if (sk->next == sk->nsym) {
+			stockjob_unqueue(sk);
+			continue;
+		}
+		if (stockjob_fetch_start(sj, &sk->syms[sk->next]) != 0)
+			break;
+		sk->next++;
+		TAILQ_REMOVE(&sj->active, sk, active);	/* round robin */
+		TAILQ_INSERT_TAIL(&sj->active, sk, active);
+		job_changed(sk->job);
+	}
+}
+
