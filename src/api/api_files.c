@@ -36,6 +36,7 @@
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
+#include "stock/names.h"
 #include "stock/tgzdir.h"
 
 /* No limit of our own: an XML file is as large as its download allows. */
@@ -200,23 +201,21 @@ files_get(struct http_request *req, const struct router_params *params,
 	struct evbuffer		*buf;
 	const char		*file = router_param(params, "file");
 	const char		*archive, *entry;
-	char			*path, symbol[64];
+	char			*path, symbol[NAMES_SYMBOL_MAX + 1];
 	size_t			 len = strlen(file);
 	off_t			 size;
 	int			 fd;
 
 	if ((job = api_jobs_find(api->jobs, req, params)) == NULL)
 		return;
-	if (len < 5 || len - 4 >= sizeof symbol ||
-	    strcmp(file + len - 4, ".xml") != 0) {
+	if (len < 5 || strcmp(file + len - 4, ".xml") != 0) {
 		reply_problem(req, 404, "files are named SYMBOL.xml");
 		return;
 	}
-	memcpy(symbol, file, len - 4);
-	symbol[len - 4] = '\0';
-	if (stockjob_symbol_xml(job, symbol, &path, &archive, &entry) != 0) {
+	if (names_symbol_file(file, ".xml", symbol) != 0 ||
+	    stockjob_symbol_xml(job, symbol, &path, &archive, &entry) != 0) {
 		reply_problem(req, 404, "job %" PRIu64 " has no converted file "
-		    "for '%s'", job_id(job), symbol);
+		    "for '%.*s'", job_id(job), (int)(len - 4), file);
 		return;
 	}
 	if (path != NULL) {

@@ -129,20 +129,18 @@ synthetic_serve(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	const char	*file = router_param(params, "file");
-	char		 symbol[64];
+	char		 symbol[NAMES_SYMBOL_MAX + 1];
 	size_t		 len = strlen(file);
 	struct evbuffer	*buf;
 
-	if (len < 5 || len - 4 >= sizeof symbol ||
-	    strcmp(file + len - 4, ".csv") != 0) {
+	if (len < 5 || strcmp(file + len - 4, ".csv") != 0) {
 		reply_problem(req, 404, "synthetic files are named "
 		    "SYMBOL.csv");
 		return;
 	}
-	memcpy(symbol, file, len - 4);
-	symbol[len - 4] = '\0';
-	if (!names_symbol_ok(symbol)) {
-		reply_problem(req, 404, "'%s' is not a valid symbol", symbol);
+	if (names_symbol_file(file, ".csv", symbol) != 0) {
+		reply_problem(req, 404, "'%.*s' is not a valid symbol",
+		    (int)(len - 4), file);
 		return;
 	}
 	if ((buf = evbuffer_new()) == NULL)

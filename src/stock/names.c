@@ -34,6 +34,20 @@ names_symbol_ok(const char *s)
 	return 1;
 }
 
+int
+names_symbol_file(const char *name, const char *ext,
+    char symbol[NAMES_SYMBOL_MAX + 1])
+{
+	size_t	len = strlen(name), elen = strlen(ext);
+
+	if (len <= elen || len - elen > NAMES_SYMBOL_MAX ||
+	    strcmp(name + len - elen, ext) != 0)
+		return -1;
+	memcpy(symbol, name, len - elen);
+	symbol[len - elen] = '\0';
+	return names_symbol_ok(symbol) ? 0 : -1;
+}
+
 char *
 names_work_file(const char *dir, const char *run, uint64_t job,
     const char *symbol, const char *ext)

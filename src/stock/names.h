@@ -19,6 +19,14 @@
 int	 names_symbol_ok(const char *s);
 
 /*
+ * A file named after a symbol, "SYMBOL.EXT" (ext with its dot): 0 with
+ * the symbol copied out, or -1 if name is not of that form or what
+ * stands before ext is not a symbol.
+ */
+int	 names_symbol_file(const char *name, const char *ext,
+	    char symbol[NAMES_SYMBOL_MAX + 1]);
+
+/*
  * A work file of a run: "DIR/RUN-JOB-SYMBOL.EXT" (RUN is this run's
  * tag, so files of an earlier run are told apart). Allocated.
  */
