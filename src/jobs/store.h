@@ -1,0 +1,116 @@
+/*
+ * store.h - where jobs outlive the process: a small interface over a
+ * backend ("memory"; "sqlite:PATH"; a shared database later).
+ *
+ * The loop thread never waits on the disk. It fills a transaction (a job
+ * row, item rows, deletions), queues it, and goes on; a store thread of
+ * its own commits whatever is queued in one database transaction (group
+ * commit: many submissions and state changes per commit) and each
+ * transaction's done callback then runs on the loop, through the
+ * completion queue. Loading happens once, at start-up, before the loop.
+ *
+ * Rows are kind-neutral: a job is its id, type, state, times, cancel
+ * flag, idempotency key and the kind's own description (`spec`, JSON
+ * text); an item is one unit of its work (a symbol, a chunk) with the
+ * kind's state of it (`data`, JSON text). The store never reads spec or
+ * data; nothing here is particular to SQLite.
+ */
+#ifndef SC_STORE_H
+#define SC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct compq;
+struct store;
+struct store_txn;
+
+/* A job's row. Strings are copied by store_put_job. */
+struct store_job {
+	uint64_t	 id;		/* 0: a new job, the store gives its id */
+	const char	*type;		/* "stock", "armstrong" */
+	int		 state;		/* enum job_state */
+	int		 cancel;
+	int64_t		 created_ms;	/* wall clock, ms since the epoch; */
+	int64_t		 started_ms;	/* 0: not yet */
+	int64_t		 finished_ms;
+	const char	*idem_key;	/* NULL: none */
+	const char	*idem_request;
+	const char	*spec;		/* the kind's description, never NULL */
+};
+
+/* One unit of a job's work. Strings are copied by store_put_item. */
+struct store_item {
+	uint64_t	 job;		/* 0: the job this transaction inserts */
+	uint32_t	 index;		/* 0.. within the job */
+	const char	*data;		/* the kind's state of it, never NULL */
+};
+
+enum store_sync {
+	STORE_SYNC_NORMAL,	/* nothing committed is lost if the process dies */
+	STORE_SYNC_FULL,	/* ... nor on power loss */
+};
+
+struct store_config {
+	const char	*spec;		/* "memory" or "sqlite:PATH" */
+	enum store_sync	 sync;
+};
+
+struct store_stats {
+	uint64_t	commits;	/* database transactions */
+	uint64_t	txns;		/* transactions of the loop in them */
+	uint64_t	failures;	/* transactions that failed */
+	unsigned	queued;		/* waiting for the next commit */
+	double		last_commit_ms;
+};
+
+/*
+ * Called once per job at load, oldest first, then once per item of
+ * every job (jobs before their items). Return 0 to go on, -1 to stop
+ * the load (store_load then fails with the reason the callback wrote).
+ */
+typedef int	store_job_fn(const struct store_job *, void *arg);
+typedef int	store_item_fn(const struct store_item *, void *arg);
+/*
+ * Loop thread, after the commit: error is 0 or a negative errno
+ * (-ENOSPC for a full disk, -EIO...), id the id of the job the
+ * transaction inserted (0 if none, or on error).
+ */
+typedef void	store_done_fn(void *arg, int error, uint64_t id);
+
+/* 1 if spec names a backend this build has ("memory", "sqlite:PATH"). */
+int		 store_spec_ok(const char *spec, char *err, size_t errlen);
+/*
+ * Opens the store, creating it or migrating its schema forward, and
+ * starts its thread. NULL with the reason in err when it cannot be
+ * opened, is not a database or is corrupt, has a newer schema than this
+ * build knows, or is in use by another running process.
+ */
+struct store	*store_open(const struct store_config *, struct compq *,
+		    char *err, size_t errlen);
+/* Start-up, before the loop runs: every job and item. 0, or -1 and err. */
+int		 store_load(struct store *, store_job_fn *, store_item_fn *,
+		    void *arg, char *err, size_t errlen);
+
+/* Loop thread: a new, empty transaction. */
+struct store_txn *store_begin(struct store *);
+/* Inserts (id 0, at most one a transaction) or replaces a job's row. */
+void		 store_put_job(struct store_txn *, const struct store_job *);
+/* Inserts or replaces an item's row. */
+void		 store_put_item(struct store_txn *, const struct store_item *);
+/* Deletes a job and its items. */
+void		 store_delete_job(struct store_txn *, uint64_t id);
+/*
+ * Queues the transaction for the next group commit; done (may be NULL)
+ * runs on the loop once it is committed or has failed. The transaction
+ * is the store's from here on.
+ */
+void		 store_commit(struct store_txn *, store_done_fn *, void *arg);
+void		 store_get_stats(struct store *, struct store_stats *);
+/*
+ * Commits what is queued, stops the thread, runs the last callbacks
+ * (through the completion queue: drain it after) and closes.
+ */
+void		 store_close(struct store *);
+
+#endif
