@@ -78,7 +78,8 @@ typedef int	store_item_fn(const struct store_item *, void *arg);
  */
 typedef void	store_done_fn(void *arg, int error, uint64_t id);
 
-/* 1 if spec names a backend this build has ("memory", "sqlite:PATH"). */
+/* 0 if spec names a backend this build has ("memory", "sqlite:PATH"), else
+ * -1 with the reason in err. */
 int		 store_spec_ok(const char *spec, char *err, size_t errlen);
 /*
  * Opens the store, creating it or migrating its schema forward, and
