@@ -57,24 +57,31 @@ struct store_config {
 };
 
 struct store_stats {
-	uint64_t	commits;	/* database transactions */
-	uint64_t	txns;		/* transactions of the loop in them */
+	uint64_t	commits;	/* database transactions committed */
+	uint64_t	txns;		/* transactions of the loop handled */
 	uint64_t	failures;	/* transactions that failed */
 	unsigned	queued;		/* waiting for the next commit */
-	double		last_commit_ms;
+	double		last_commit_ms;	/* the last group, retries included */
 };
 
 /*
  * Called once per job at load, oldest first, then once per item of
- * every job (jobs before their items). Return 0 to go on, -1 to stop
- * the load (store_load then fails with the reason the callback wrote).
+ * every job (all jobs before all items, items by job and index). The
+ * row's strings live only during the call. Return 0 to go on, or -1
+ * with a reason in err to stop the load (store_load then fails with
+ * that reason: err is store_load's own buffer).
  */
-typedef int	store_job_fn(const struct store_job *, void *arg);
-typedef int	store_item_fn(const struct store_item *, void *arg);
+typedef int	store_job_fn(const struct store_job *, void *arg, char *err,
+		    size_t errlen);
+typedef int	store_item_fn(const struct store_item *, void *arg, char *err,
+		    size_t errlen);
 /*
  * Loop thread, after the commit: error is 0 or a negative errno
- * (-ENOSPC for a full disk, -EIO...), id the id of the job the
- * transaction inserted (0 if none, or on error).
+ * (-ENOSPC for a full disk, -EIO, -EBUSY when another writer held the
+ * database too long, -EEXIST for a duplicate idempotency key, -EINVAL
+ * for a transaction that makes no sense, such as an item of job 0 with
+ * no job inserted), id the id of the job the transaction inserted (0
+ * if none, or on error).
  */
 typedef void	store_done_fn(void *arg, int error, uint64_t id);
 
@@ -89,13 +96,19 @@ int		 store_spec_ok(const char *spec, char *err, size_t errlen);
  */
 struct store	*store_open(const struct store_config *, struct compq *,
 		    char *err, size_t errlen);
-/* Start-up, before the loop runs: every job and item. 0, or -1 and err. */
+/*
+ * Start-up, before the loop runs and before any store_commit: every job
+ * and item. 0, or -1 and err.
+ */
 int		 store_load(struct store *, store_job_fn *, store_item_fn *,
 		    void *arg, char *err, size_t errlen);
 
 /* Loop thread: a new, empty transaction. */
 struct store_txn *store_begin(struct store *);
-/* Inserts (id 0, at most one a transaction) or replaces a job's row. */
+/*
+ * Inserts (id 0, at most one a transaction: a second fails the
+ * transaction with -EINVAL) or replaces a job's row.
+ */
 void		 store_put_job(struct store_txn *, const struct store_job *);
 /* Inserts or replaces an item's row. */
 void		 store_put_item(struct store_txn *, const struct store_item *);
@@ -107,10 +120,13 @@ void		 store_delete_job(struct store_txn *, uint64_t id);
  * is the store's from here on.
  */
 void		 store_commit(struct store_txn *, store_done_fn *, void *arg);
+/* Any thread: the figures so far. */
 void		 store_get_stats(struct store *, struct store_stats *);
 /*
- * Commits what is queued, stops the thread, runs the last callbacks
- * (through the completion queue: drain it after) and closes.
+ * Loop thread: commits what is queued, stops the thread and closes. The
+ * last done callbacks are pushed to the completion queue and run only
+ * when the caller drains it (compq_drain) after this returns; they
+ * must not use the store. NULL is ignored.
  */
 void		 store_close(struct store *);
 
