@@ -78,7 +78,7 @@ store_parse(const char *spec, const struct store_backend **be,
 		return 0;
 #else
 		snprintf(err, errlen, "store \"%s\": this stockcam was built "
-		    "without SQLite (configure --without-sqlite); only "
+		    "without SQLite (configured --without-sqlite); only "
 		    "\"memory\" is available", spec);
 		return -1;
 #endif
