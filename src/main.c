@@ -9,8 +9,8 @@
 #include "config.h"
 
 #include <sys/resource.h>
-#include <netinet/in.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -239,7 +239,7 @@ main(int argc, char **argv)
 out:
 	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
-	api_camera_free(app.api_camera);	/* viewers are gone with their conns */
+	api_camera_free(app.api_camera);	/* its viewers are closed */
 	camera_free(app.camera);
 	if (app.jobs != NULL)
 		jobs_shutdown(app.jobs);

@@ -5,7 +5,8 @@
  * opens the source, takes a frame (pacing files and the pattern to their
  * rate; devices pace themselves), encodes it once with TurboJPEG, or
  * copies a device's own JPEG as it is, and leaves it in the camera's
- * one-frame slot, writing the eventfd when the slot was empty. A frame the loop has not taken yet is replaced, not queued.
+ * one-frame slot, writing the eventfd when the slot was empty. A frame
+ * the loop has not taken yet is replaced, not queued.
  *
  * A source that fails is closed and opened again every RETRY_MS; until
  * it works, and while a source stays silent for STALL_MS, viewers get a
