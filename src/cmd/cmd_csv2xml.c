@@ -30,7 +30,8 @@ usage(FILE *f)
 	    "Converts a CSV file (RFC 4180) with a header row to XML.\n"
 	    "  --max-field-size BYTES  longest field accepted (%d)\n"
 	    "  --max-columns N         most header columns accepted (%d)\n"
-	    "  --stats                 print rows, bytes and time to stderr\n",
+	    "  --stats                 print rows, bytes, time and peak "
+	    "memory to stderr\n",
 	    CSV2XML_MAX_FIELD, CSV2XML_MAX_COLUMNS);
 }
 

@@ -1041,7 +1041,7 @@ csv2xml_free(struct csv2xml *c)
 
 /* Creates a temporary file beside `path`; returns its fd and name. */
 static int
-temp_beside(const char *path, char **tmp)
+temp_beside(const char *path, char **tmp, const struct stat *was)
 {
 	char	*dcopy, *bcopy;
 	int	 fd;
@@ -1057,10 +1057,46 @@ temp_beside(const char *path, char **tmp)
 		*tmp = NULL;
 		return -1;
 	}
-	/* mkstemp makes 0600; give the file what open(2) would. */
-	mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
+	/* mkstemp makes 0600: keep the replaced file's mode, or give the
+	 * file what open(2) would. */
+	if (was != NULL)
+		fchmod(fd, was->st_mode & 07777);
+	else {
+		mask = umask(0);
+		umask(mask);
+		fchmod(fd, 0666 & ~mask);
+	}
+	return fd;
+}
+
+/*
+ * Opens where the XML goes. A regular file, or a name not there yet, is
+ * written under a temporary name beside it (*tmp) and renamed over it at
+ * the end (*dest: the file, or the file a symlink points to), so a failed
+ * conversion leaves what was there. Anything else (a device such as
+ * /dev/null, a FIFO) is written in place: renaming over it would
+ * replace it. -1 with errno on failure.
+ */
+static int
+output_open(const char *out, char **tmp, char **dest)
+{
+	struct stat	st;
+	int		fd, exists;
+
+	*tmp = *dest = NULL;
+	exists = stat(out, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return -1;
+	}
+	if (exists && !S_ISREG(st.st_mode))
+		return open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if ((*dest = realpath(out, NULL)) == NULL)
+		*dest = xstrdup(out);	/* not there yet */
+	if ((fd = temp_beside(*dest, tmp, exists ? &st : NULL)) < 0) {
+		free(*dest);
+		*dest = NULL;
+	}
 	return fd;
 }
 
@@ -1071,7 +1107,7 @@ csv2xml_file(const char *in, const char *out,
 {
 	xmlOutputBufferPtr	 ob = NULL;
 	struct csv2xml		*c = NULL;
-	char			*buf = NULL, *tmp = NULL;
+	char			*buf = NULL, *tmp = NULL, *dest = NULL;
 	int			 infd = -1, outfd = -1, rv = -1;
 	ssize_t			 n;
 
@@ -1085,7 +1121,7 @@ csv2xml_file(const char *in, const char *out,
 	}
 	if (strcmp(out, "-") == 0)
 		outfd = STDOUT_FILENO;
-	else if ((outfd = temp_beside(out, &tmp)) < 0) {
+	else if ((outfd = output_open(out, &tmp, &dest)) < 0) {
 		snprintf(err, errlen, "%s: %s", out, strerror(errno));
 		goto out;
 	}
@@ -1125,13 +1161,17 @@ out:
 			snprintf(err, errlen, "%s: %s", out, strerror(errno));
 			rv = -1;
 		}
-		if (rv == 0 && rename(tmp, out) != 0) {
+		if (rv == 0 && rename(tmp, dest) != 0) {
 			snprintf(err, errlen, "%s: %s", out, strerror(errno));
 			rv = -1;
 		}
 		if (rv != 0)
 			unlink(tmp);
 		free(tmp);
+		free(dest);
+	} else if (outfd > STDOUT_FILENO && close(outfd) != 0 && rv == 0) {
+		snprintf(err, errlen, "%s: %s", out, strerror(errno));
+		rv = -1;
 	}
 	if (infd > STDIN_FILENO)
 		close(infd);

@@ -11,6 +11,7 @@ import io
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -715,6 +716,67 @@ def test_io_errors():
              "stdout is /dev/full (ENOSPC): exit 1 and exactly one message line", repr(res))
 
 
+def test_output_targets():
+    """What stands at OUT is written, never replaced by something else: a
+    file keeps its mode, a symlink stays a link (its target gets the XML),
+    a FIFO and a device stay what they are (written in place)."""
+    src = os.path.join(CORPUS, "yahoo_small.csv")
+    want = run([src]).out
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    try:
+        f = os.path.join(tmp, "kept.xml")
+        with open(f, "w") as fh:
+            fh.write("old")
+        os.chmod(f, 0o600)
+        res = run([src, f])
+        with open(f, "rb") as fh:
+            got = fh.read()
+        t.ok(res.rc == 0 and got == want and
+             (os.stat(f).st_mode & 0o777) == 0o600,
+             "an existing OUT gets the XML and keeps its mode 0600",
+             "rc=%d mode=%o" % (res.rc, os.stat(f).st_mode & 0o777))
+
+        target = os.path.join(tmp, "target.xml")
+        link = os.path.join(tmp, "link.xml")
+        with open(target, "w") as fh:
+            fh.write("old")
+        os.symlink("target.xml", link)
+        res = run([src, link])
+        with open(target, "rb") as fh:
+            got = fh.read()
+        t.ok(res.rc == 0 and os.path.islink(link) and got == want,
+             "OUT a symlink: it stays a link and its target gets the XML",
+             "rc=%d islink=%s" % (res.rc, os.path.islink(link)))
+        t.is_(sorted(dir_listing(tmp)), ["kept.xml", "link.xml", "target.xml"],
+              "no temporary left beside them")
+
+        fifo = os.path.join(tmp, "fifo")
+        os.mkfifo(fifo)
+        got = []
+
+        def drain():
+            with open(fifo, "rb") as fh:
+                got.append(fh.read())
+        th = threading.Thread(target=drain, daemon=True)
+        th.start()
+        res = run([src, fifo], timeout=scaled(20))
+        th.join(scaled(20))
+        t.ok(res.rc == 0 and got == [want] and
+             stat.S_ISFIFO(os.lstat(fifo).st_mode),
+             "OUT a FIFO: its reader gets the XML and it stays a FIFO",
+             "rc=%d got=%d bytes" % (res.rc, len(got[0]) if got else -1))
+        fifo_ok = res.rc == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # Only once the FIFO proved OUT is written in place: run as root, the
+    # old rename would have replaced the machine's /dev/null with a file.
+    if fifo_ok and os.path.exists("/dev/null"):
+        res = run([src, "/dev/null"])
+        t.ok(res.rc == 0 and stat.S_ISCHR(os.stat("/dev/null").st_mode),
+             "OUT /dev/null: exit 0 and it is still a character device",
+             repr(res))
+
+
 def test_bare_cr():
     """Records end with LF or CRLF only: a CR not followed by LF, outside
     quotes, must not end a record.  The contract does not say whether it
@@ -864,6 +926,7 @@ def main():
     t.group("deep error", test_bad_deep)
     t.group("usage errors", test_usage)
     t.group("I/O errors", test_io_errors)
+    t.group("output targets", test_output_targets)
     t.group("bare CR", test_bare_cr)
     t.group("--stats", test_stats)
     t.group("--max-columns", test_max_columns)
