@@ -117,8 +117,10 @@ usage(FILE *f)
 	int	i;
 
 	fprintf(f, "usage: stockcam [OPTION]...\n"
+	    "       stockcam csv2xml [OPTION]... [IN.csv|-] [OUT.xml|-]\n"
 	    "Serves stock-history jobs, a live camera and a dashboard over "
-	    "HTTP.\n\n");
+	    "HTTP;\nstockcam csv2xml converts one CSV file to XML (see "
+	    "stockcam csv2xml --help).\n\n");
 	for (i = 0; i < O_COUNT; i++) {
 		snprintf(left, sizeof left, "--%s %s", opts[i].name,
 		    opts[i].arg);
