@@ -83,7 +83,10 @@ command -v "$PYTHON3" >/dev/null 2>&1 ||
 [[ -f $POLLER ]] || die "$POLLER: not found"
 [[ -x $STOCKCAM_BIN ]] ||
 	die "$STOCKCAM_BIN: not found or not executable (run make first)"
-"$STOCKCAM_BIN" --help 2>/dev/null | grep -q -- --source-url ||
+# Captured, not piped: grep -q quitting early would make --help's second
+# write fail with SIGPIPE, and pipefail would take that for a failure.
+help=$("$STOCKCAM_BIN" --help 2>/dev/null || true)
+[[ $help == *--source-url* ]] ||
 	die "$STOCKCAM_BIN has no --source-url: it does not run jobs"
 
 cores=$(nproc)
