@@ -32,6 +32,8 @@
 #   TIMELINE       1: also print each round's per-second CPU per thread group
 #   BENCH_DIR      where the temporary directory goes (default /tmp)
 #   PYTHON3        interpreter for jobs_poll.py (default python3)
+#   STOCKCAM_ARGS  extra server options, split on white space and appended
+#                  to its command line (e.g. '--store memory'; default none)
 #
 set -euo pipefail
 export LC_ALL=C
@@ -53,6 +55,7 @@ MAX_P99_MS=${MAX_P99_MS:-20}
 TIMELINE=${TIMELINE:-0}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 PYTHON3=${PYTHON3:-python3}
+read -r -a stockcam_args <<<"${STOCKCAM_ARGS:-}"
 POLLER=$top/bench/jobs_poll.py
 
 die() {
@@ -80,7 +83,10 @@ command -v "$PYTHON3" >/dev/null 2>&1 ||
 [[ -f $POLLER ]] || die "$POLLER: not found"
 [[ -x $STOCKCAM_BIN ]] ||
 	die "$STOCKCAM_BIN: not found or not executable (run make first)"
-"$STOCKCAM_BIN" --help 2>/dev/null | grep -q -- --source-url ||
+# Captured, not piped: grep -q quitting early would make --help's second
+# write fail with SIGPIPE, and pipefail would take that for a failure.
+help=$("$STOCKCAM_BIN" --help 2>/dev/null || true)
+[[ $help == *--source-url* ]] ||
 	die "$STOCKCAM_BIN has no --source-url: it does not run jobs"
 
 cores=$(nproc)
@@ -214,7 +220,8 @@ round() {
 	: >"$err"
 	"$STOCKCAM_BIN" --listen 127.0.0.1:0 --data-dir "$data" \
 	    --log-level warn --source-url "$source_url" \
-	    --max-symbols "$SYMBOLS" >"$tmp/server.$r.out" 2>"$err" &
+	    --max-symbols "$SYMBOLS" ${stockcam_args[@]+"${stockcam_args[@]}"} \
+	    >"$tmp/server.$r.out" 2>"$err" &
 	server_pid=$!
 	waitport stockcam "$server_pid" "$err"
 

@@ -34,6 +34,7 @@
 #include "jobs/jobs.h"
 #include "jobs/searchjob.h"
 #include "jobs/stockjob.h"
+#include "jobs/store.h"
 #include "lib/compq.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
@@ -53,6 +54,7 @@ struct app {
 	struct pool		*cpu_pool;
 	struct router		*router;
 	struct assets		*assets;
+	struct store		*store;
 	struct jobs		*jobs;
 	struct stockjob		*stock;
 	struct searchjob	*search;
@@ -112,6 +114,7 @@ main(int argc, char **argv)
 	struct camera_config camcfg;
 	struct jobs_config jobs_cfg;
 	struct stockjob_config stock_cfg;
+	struct store_config store_cfg;
 	char		 err[CAMERA_ERRLEN];
 	char		*url;
 	int		 port, rv, status = 0;
@@ -143,6 +146,11 @@ main(int argc, char **argv)
 		options_free(&opt);
 		return 2;
 	}
+	if (store_spec_ok(opt.store, err, sizeof err) != 0) {
+		fprintf(stderr, "stockcam: --store %s: %s\n", opt.store, err);
+		options_free(&opt);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(opt.http.max_connections);
 	if ((rv = mkpath(opt.data_dir)) != 0)
@@ -168,8 +176,16 @@ main(int argc, char **argv)
 	/* Archive reads and listings: never behind the downloads. */
 	app.io_pool = pool_new("io", 2, opt.queue_depth, app.cq);
 
+	/* Jobs: the store, the table, the kinds, then what the store has. */
+	options_store_config(&opt, &store_cfg);
+	if ((app.store = store_open(&store_cfg, app.cq, err,
+	    sizeof err)) == NULL) {
+		fprintf(stderr, "stockcam: --store %s: %s\n", opt.store, err);
+		status = 1;
+		goto out;
+	}
 	options_jobs_config(&opt, &jobs_cfg);
-	app.jobs = jobs_new(app.base, &jobs_cfg);
+	app.jobs = jobs_new(app.base, &jobs_cfg, app.store);
 	options_stockjob_config(&opt, &stock_cfg);
 	app.stock = stockjob_new(app.jobs, app.cq, app.fetch_pool,
 	    app.convert_pool, &stock_cfg, err, sizeof err);
@@ -179,6 +195,13 @@ main(int argc, char **argv)
 		goto out;
 	}
 	app.search = searchjob_new(app.jobs, app.cpu_pool, opt.cpu_workers);
+	if (jobs_load(app.jobs, err, sizeof err) != 0) {
+		fprintf(stderr, "stockcam: --store %s: %s\n", opt.store, err);
+		status = 1;
+		goto out;
+	}
+	stockjob_recover(app.stock);
+	jobs_resume(app.jobs);
 
 	app.router = router_new();
 	app.figures.fetch_pool = app.fetch_pool;
@@ -249,6 +272,10 @@ out:
 	pool_shutdown(app.io_pool);
 	compq_drain(app.cq);
 	stockjob_finish(app.stock);	/* packs what was converted */
+	if (app.jobs != NULL)
+		jobs_flush(app.jobs);	/* the last changes, to the store */
+	store_close(app.store);
+	compq_drain(app.cq);		/* ... and their callbacks */
 	jobs_free(app.jobs);
 	searchjob_free(app.search);
 	stockjob_free(app.stock);

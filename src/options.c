@@ -38,7 +38,7 @@ enum {
 	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL,
 	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
 	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_CAMERA, O_QUALITY,
-	O_VIEWERS, O_COUNT
+	O_VIEWERS, O_STORE, O_SYNC, O_COUNT
 };
 
 static const struct optdef opts[O_COUNT] = {
@@ -106,6 +106,12 @@ static const struct optdef opts[O_COUNT] = {
 	    "v4l2:DEVICE[:WxH][@FPS][:yuyv|:mjpeg] (testpattern)" },
 	[O_QUALITY] = { "jpeg-quality", "STOCKCAM_JPEG_QUALITY", OPT_UINT, 1,
 	    100, "N", "camera JPEG quality (40)" },
+	[O_STORE] = { "store", "STOCKCAM_STORE", OPT_STRING, 0, 0,
+	    "SPEC", "where jobs are kept: sqlite:PATH or memory "
+	    "(sqlite:DATA-DIR/stockcam.db)" },
+	[O_SYNC] = { "sync", "STOCKCAM_SYNC", OPT_STRING, 0, 0,
+	    "normal|full", "normal: no accepted job is lost if the process "
+	    "dies; full: nor on power loss (normal)" },
 	[O_VIEWERS] = { "max-viewers", "STOCKCAM_MAX_VIEWERS", OPT_UINT, 1,
 	    100000, "N", "camera streams at once; more get 503 (100)" },
 };
@@ -235,6 +241,19 @@ options_set(struct options *opt, int which, const char *value,
 		} else if (which == O_CAMERA) {
 			free(opt->camera);
 			opt->camera = xstrdup(value);
+		} else if (which == O_STORE) {
+			free(opt->store);
+			opt->store = xstrdup(value);
+		} else if (which == O_SYNC) {
+			if (strcmp(value, "normal") == 0)
+				opt->sync = STORE_SYNC_NORMAL;
+			else if (strcmp(value, "full") == 0)
+				opt->sync = STORE_SYNC_FULL;
+			else {
+				fprintf(stderr, "stockcam: %s: '%s' is not "
+				    "normal or full\n", source, value);
+				return -1;
+			}
 		} else {
 			free(opt->data_dir);
 			opt->data_dir = xstrdup(value);
@@ -357,6 +376,8 @@ options_load(struct options *opt, int argc, char **argv)
 		usage(stderr);
 		return OPTIONS_ERROR;
 	}
+	if (opt->store == NULL)
+		xasprintf(&opt->store, "sqlite:%s/stockcam.db", opt->data_dir);
 	return OPTIONS_OK;
 }
 
@@ -367,6 +388,15 @@ options_free(struct options *opt)
 	free(opt->data_dir);
 	free(opt->source_url);
 	free(opt->camera);
+	free(opt->store);
+}
+
+void
+options_store_config(const struct options *opt, struct store_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->spec = opt->store;
+	cfg->sync = opt->sync;
 }
 
 void

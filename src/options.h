@@ -3,6 +3,7 @@
 #define SC_OPTIONS_H
 
 #include "http/http.h"
+#include "jobs/store.h"
 #include "lib/log.h"
 
 struct options {
@@ -27,6 +28,8 @@ struct options {
 	char		*camera;
 	unsigned	 jpeg_quality;
 	unsigned	 max_viewers;
+	char		*store;		/* NULL: sqlite:DATA-DIR/stockcam.db */
+	enum store_sync	 sync;
 	struct http_limits http;
 	enum log_level	 log_level;
 };
@@ -53,5 +56,7 @@ void		   options_stockjob_config(const struct options *,
 		       struct stockjob_config *);
 void		   options_camera_config(const struct options *,
 		       struct camera_config *);
+void		   options_store_config(const struct options *,
+		       struct store_config *);
 
 #endif

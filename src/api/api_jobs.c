@@ -97,10 +97,79 @@ find_job(struct api_jobs *api, struct http_request *req,
 	return api_jobs_find(api->jobs, req, params);
 }
 
+/*
+ * Replies wait for the store: what a client reads of a job is committed
+ * first, so a restart never takes back what it saw (jobs_sync).
+ */
+struct deferred {
+	struct api_jobs		*api;
+	struct http_request	*req;		/* NULL once the client left */
+	uint64_t		 id;		/* the job, 0 for a list */
+	int			 status;
+	int			 location;	/* with Location: the job */
+	int			 state;		/* a list: its query */
+	long			 limit;
+	uint64_t		 before;
+};
+
+static void	api_jobs_list_reply(struct deferred *);
+
 static void
-api_jobs_reply(struct http_request *req, int status, struct job *job)
+deferred_gone(struct http_request *req, void *arg)
 {
-	reply_json(req, status, job_json(job, 1));
+	struct deferred	*d = arg;
+
+	d->req = NULL;
+}
+
+static void
+deferred_synced(void *arg)
+{
+	struct deferred	*d = arg;
+	struct job	*job;
+	char		 loc[64];
+
+	if (d->req != NULL) {
+		http_request_set_close_cb(d->req, NULL, NULL);
+		if (d->id == 0)
+			api_jobs_list_reply(d);
+		else if ((job = jobs_find(d->api->jobs, d->id)) == NULL)
+			reply_problem(d->req, 404, "no job %" PRIu64 " (finished "
+			    "jobs are kept for a while, then forgotten)", d->id);
+		else {
+			if (d->location) {
+				snprintf(loc, sizeof loc, "/api/jobs/%" PRIu64,
+				    d->id);
+				http_reply_header(d->req, "Location", loc);
+			}
+			reply_json(d->req, d->status, job_json(job, 1));
+		}
+	}
+	free(d);
+}
+
+static struct deferred *
+deferred_new(struct api_jobs *api, struct http_request *req)
+{
+	struct deferred	*d;
+
+	d = xcalloc(1, sizeof *d);
+	d->api = api;
+	d->req = req;
+	http_request_set_close_cb(req, deferred_gone, d);
+	return d;
+}
+
+static void
+api_jobs_reply(struct api_jobs *api, struct http_request *req, int status,
+    struct job *job)
+{
+	struct deferred	*d = deferred_new(api, req);
+
+	d->id = job_id(job);
+	d->status = status;
+	d->location = status == 202;
+	jobs_sync(api->jobs, deferred_synced, d);
 }
 
 /* --- POST /api/jobs --- */
@@ -241,18 +310,87 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 	return symbols;
 }
 
+/*
+ * A repeated key: 0 with the reply made (the same job, or 422 for another
+ * request), -1 if the key is new.
+ */
+static int
+api_jobs_idempotent(struct api_jobs *api, struct http_request *req,
+    const char *key, const char *canon)
+{
+	const char	*prior;
+	struct job	*job;
+
+	if ((job = jobs_find_idempotent(api->jobs, key, &prior)) == NULL)
+		return -1;
+	if (strcmp(prior, canon) != 0)
+		reply_problem(req, 422, "Idempotency-Key '%s' was used for a "
+		    "different request", key);
+	else
+		api_jobs_reply(api, req, 200, job);
+	return 0;
+}
+
+/* A POST whose job is on its way into the store. */
+struct submission {
+	struct api_jobs		*api;
+	struct http_request	*req;		/* NULL once the client left */
+	char			*key, *canon;
+};
+
+static void
+submission_free(struct submission *sub)
+{
+	free(sub->key);
+	free(sub->canon);
+	free(sub);
+}
+
+static void
+submission_gone(struct http_request *req, void *arg)
+{
+	struct submission	*sub = arg;
+
+	sub->req = NULL;	/* the job is made all the same */
+}
+
+static void
+submission_stored(struct job *job, int error, void *arg)
+{
+	struct submission	*sub = arg;
+	struct http_request	*req = sub->req;
+
+	if (req == NULL) {
+		submission_free(sub);
+		return;
+	}
+	http_request_set_close_cb(req, NULL, NULL);
+	if (job != NULL)
+		api_jobs_reply(sub->api, req, 202, job);
+	else if (error == -EEXIST && sub->key != NULL &&
+	    api_jobs_idempotent(sub->api, req, sub->key, sub->canon) == 0)
+		;	/* a request with the same key came first */
+	else {
+		http_reply_header(req, "Retry-After", "5");
+		reply_problem(req, 503, "the job could not be stored (%s); "
+		    "nothing was accepted: try again shortly",
+		    strerror(-error));
+	}
+	submission_free(sub);
+}
+
 static void
 api_jobs_post(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_jobs	*api = arg;
-	const char	*ctype, *key, *prior, **names = NULL;
+	struct submission *sub;
+	const char	*ctype, *key, **names = NULL;
 	const char	*body, *type;
 	uint64_t	 from = 0, to = 0;
-	char		*canon = NULL, loc[64];
+	char		*canon = NULL;
 	json_t		*obj = NULL, *symbols;
 	json_error_t	 jerr;
-	struct job	*job;
 	size_t		 len, i, n;
 	int		 error;
 
@@ -289,38 +427,38 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 		canon = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 		if (canon == NULL)
 			fatalx("api: json_dumps");
-		if ((job = jobs_find_idempotent(api->jobs, key, &prior)) !=
-		    NULL) {
-			if (strcmp(prior, canon) != 0)
-				reply_problem(req, 422, "Idempotency-Key '%s' "
-				    "was used for a different request", key);
-			else
-				api_jobs_reply(req, 200, job);
+		if (api_jobs_idempotent(api, req, key, canon) == 0)
 			goto out;
-		}
 	}
 
+	sub = xcalloc(1, sizeof *sub);
+	sub->api = api;
+	sub->req = req;
+	sub->key = key != NULL ? xstrdup(key) : NULL;
+	sub->canon = canon;
+	canon = NULL;
+	http_request_set_close_cb(req, submission_gone, sub);
 	if (symbols == NULL)
-		error = searchjob_submit(api->search, from, to, &job);
+		error = searchjob_submit(api->search, from, to, sub->key,
+		    sub->canon, submission_stored, sub);
 	else {
 		n = json_array_size(symbols);
 		names = xcalloc(n, sizeof *names);
 		for (i = 0; i < n; i++)
 			names[i] = json_string_value(json_array_get(symbols,
 			    i));
-		error = stockjob_submit(api->stock, names, (unsigned)n, &job);
+		error = stockjob_submit(api->stock, names, (unsigned)n,
+		    sub->key, sub->canon, submission_stored, sub);
 	}
 	if (error != 0) {
+		http_request_set_close_cb(req, NULL, NULL);
+		submission_free(sub);
 		http_reply_header(req, "Retry-After", "5");
 		reply_problem(req, 429, "the server holds its limit of "
 		    "unfinished symbols; try again shortly");
 		goto out;
 	}
-	if (key != NULL)
-		job_set_idempotency(job, key, canon);
-	snprintf(loc, sizeof loc, "/api/jobs/%" PRIu64, job_id(job));
-	http_reply_header(req, "Location", loc);
-	api_jobs_reply(req, 202, job);
+	/* The reply comes once the store has the job: submission_stored. */
 out:
 	free(names);
 	free(canon);
@@ -344,7 +482,7 @@ waiter_changed(struct job *job, void *arg)
 
 	w->jw = NULL;			/* one-shot: already gone */
 	http_request_set_close_cb(w->req, NULL, NULL);
-	api_jobs_reply(w->req, 200, job);
+	api_jobs_reply(w->api, w->req, 200, job);
 	waiter_free(w);
 }
 
@@ -356,7 +494,7 @@ waiter_timeout(evutil_socket_t fd, short what, void *arg)
 
 	job_unwait(w->jw);
 	http_request_set_close_cb(w->req, NULL, NULL);
-	api_jobs_reply(w->req, 200, job);
+	api_jobs_reply(w->api, w->req, 200, job);
 	waiter_free(w);
 }
 
@@ -385,7 +523,7 @@ api_jobs_get(struct http_request *req, const struct router_params *params,
 	if ((job = find_job(api, req, params)) == NULL)
 		return;
 	if ((ws = http_request_query(req, "wait")) == NULL) {
-		api_jobs_reply(req, 200, job);
+		api_jobs_reply(api, req, 200, job);
 		return;
 	}
 	errno = 0;
@@ -403,12 +541,12 @@ api_jobs_get(struct http_request *req, const struct router_params *params,
 			return;
 		}
 		if (version != job_version(job)) {
-			api_jobs_reply(req, 200, job);
+			api_jobs_reply(api, req, 200, job);
 			return;
 		}
 	}
 	if (job_finished(job)) {
-		api_jobs_reply(req, 200, job);
+		api_jobs_reply(api, req, 200, job);
 		return;
 	}
 	w = xcalloc(1, sizeof *w);
@@ -438,7 +576,7 @@ api_jobs_delete(struct http_request *req, const struct router_params *params,
 	if ((job = find_job(api, req, params)) == NULL)
 		return;
 	jobs_cancel(api->jobs, job);
-	api_jobs_reply(req, 200, job);
+	api_jobs_reply(api, req, 200, job);
 }
 
 /* --- GET /api/jobs --- */
@@ -448,13 +586,12 @@ api_jobs_list(struct http_request *req, const struct router_params *params,
     void *arg)
 {
 	struct api_jobs	*api = arg;
-	struct job	*job, *last = NULL;
+	struct deferred	*d;
 	const char	*s;
-	json_t		*arr;
-	char		*end, cursor[32];
+	char		*end;
 	long		 limit = LIST_DEFAULT;
 	uint64_t	 before = 0;
-	int		 state = -1, n = 0;
+	int		 state = -1;
 
 	if ((s = http_request_query(req, "state")) != NULL &&
 	    (state = job_state_parse(s)) < 0) {
@@ -478,16 +615,32 @@ api_jobs_list(struct http_request *req, const struct router_params *params,
 		    "next_cursor", s);
 		return;
 	}
+	d = deferred_new(api, req);
+	d->state = state;
+	d->limit = limit;
+	d->before = before;
+	jobs_sync(api->jobs, deferred_synced, d);
+}
+
+static void
+api_jobs_list_reply(struct deferred *d)
+{
+	struct jobs	*jobs = d->api->jobs;
+	struct job	*job, *last = NULL;
+	json_t		*arr;
+	char		 cursor[32];
+	long		 n = 0;
+
 	arr = json_array();
-	for (job = jobs_first(api->jobs, state, before); job != NULL &&
-	    n < limit; job = jobs_next(api->jobs, job, state), n++) {
+	for (job = jobs_first(jobs, d->state, d->before); job != NULL &&
+	    n < d->limit; job = jobs_next(jobs, job, d->state), n++) {
 		json_array_append_new(arr, job_json(job, 0));
 		last = job;
 	}
 	/* More left: the next page starts below the last id shown. */
 	if (job != NULL)
 		snprintf(cursor, sizeof cursor, "%" PRIu64, job_id(last));
-	reply_json(req, 200, json_pack("{s:o, s:o}", "jobs", arr,
+	reply_json(d->req, 200, json_pack("{s:o, s:o}", "jobs", arr,
 	    "next_cursor", job != NULL ? json_string(cursor) : json_null()));
 }
 

@@ -1,12 +1,21 @@
 /*
  * jobs.c - the job table.
  *
- * Every job, whatever its kind, has a record here: its id (never given
- * twice in a run), state, version and times, the clients waiting for
+ * Every job, whatever its kind, has a record here: its id (given by the
+ * store, never twice), state, version and times, the clients waiting for
  * its next change, and its idempotency key. Finished jobs are kept for
  * --job-ttl, at most --max-jobs of them, then dropped. What a job does
  * is its kind's business (jobs_kind.h): the table calls the kind's ops to
- * cancel, stop, judge and free it, and knows nothing else of it.
+ * cancel, stop, judge, save, restore and free it, and knows nothing else
+ * of it.
+ *
+ * Durability: a job exists only once the store has committed it. Each
+ * change marks the job dirty; once per pass of the loop the dirty jobs
+ * (their rows and the items their kinds say changed) go to the store in
+ * one transaction, and jobs_sync lets a reply wait until everything
+ * changed so far is committed, so what a client reads is never forgotten
+ * by a restart. A save that fails (a full disk) is tried again, whole,
+ * every second until it succeeds.
  *
  * The loop thread owns all of it; nothing here blocks.
  */
@@ -15,6 +24,8 @@
 #include <sys/queue.h>
 #include <sys/time.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,10 +34,12 @@
 
 #include "jobs/jobs.h"
 #include "jobs/jobs_kind.h"
+#include "jobs/store.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
 #define JOBS_BUCKETS	1024
+#define JOBS_KINDS	4
 
 static const char *const jobs_state_names[JOB_NSTATES] = {
 	"queued", "running", "succeeded", "failed", "canceled"
@@ -41,17 +54,50 @@ struct job_waiter {
 
 TAILQ_HEAD(job_list, job);
 
+/* A job on its way into the store. */
+struct job_creation {
+	struct jobs		*jobs;
+	const struct job_kind	*kind;
+	void			*data;
+	unsigned		 units;
+	char			*idem_key, *idem_request;
+	struct timeval		 created;
+	job_created_fn		*fn;
+	void			*arg;
+};
+
+/* A save on its way: the jobs in it, by id (they may expire meanwhile). */
+struct jobs_save {
+	struct jobs		*jobs;
+	uint64_t		*ids;
+	size_t			 n;
+};
+
+/* A reply waiting for what changed before it to be committed. */
+struct jobs_barrier {
+	jobs_synced_fn		*fn;
+	void			*arg;
+};
+
 struct jobs {
 	struct event_base	*base;
 	struct jobs_config	 cfg;
+	struct store		*store;
+	struct {
+		const struct job_kind	*kind;
+		void			*engine;
+	}			 kinds[JOBS_KINDS];
+	unsigned		 nkinds;
 	struct job_list		 all;		/* newest first */
 	struct job_list		 done;		/* finished, oldest first */
+	struct job_list		 dirty;		/* rows to write */
 	LIST_HEAD(, job)	 buckets[JOBS_BUCKETS];
-	uint64_t		 next_id;
 	unsigned		 pending;	/* units held by unfinished jobs */
 	unsigned		 njobs[JOB_NSTATES];
 	int			 stopping;
+	int			 retry;		/* a save failed: again soon */
 	struct event		*expiry;
+	struct event		*flush;		/* the dirty jobs, this pass */
 };
 
 /* --- one job --- */
@@ -98,13 +144,6 @@ job_state_parse(const char *name)
 	return -1;
 }
 
-void
-job_set_idempotency(struct job *job, const char *key, const char *request)
-{
-	job->idem_key = xstrdup(key);
-	job->idem_request = xstrdup(request);
-}
-
 static void
 job_set_state(struct job *job, enum job_state st)
 {
@@ -113,24 +152,21 @@ job_set_state(struct job *job, enum job_state st)
 	job->state = st;
 }
 
-struct job *
-job_new(struct jobs *js, const struct job_kind *kind, void *data,
-    unsigned units)
+/* A record for the table, of a job the store has: units already held. */
+static struct job *
+job_new(struct jobs *js, const struct job_kind *kind, uint64_t id,
+    enum job_state state)
 {
 	struct job	*job;
 
 	job = xcalloc(1, sizeof *job);
 	job->jobs = js;
 	job->kind = kind;
-	job->data = data;
-	job->id = js->next_id++;
+	job->id = id;
 	job->version = 1;
-	job->state = JOB_QUEUED;
-	job->units = units;
-	js->pending += units;
-	js->njobs[JOB_QUEUED]++;
+	job->state = state;
+	js->njobs[state]++;
 	LIST_INIT(&job->waiters);
-	jobs_now(js, &job->created);
 	TAILQ_INSERT_HEAD(&js->all, job, all);
 	LIST_INSERT_HEAD(&js->buckets[job->id % JOBS_BUCKETS], job, bucket);
 	return job;
@@ -149,10 +185,13 @@ job_free(struct job *job)
 	TAILQ_REMOVE(&js->all, job, all);
 	if (job_finished(job))
 		TAILQ_REMOVE(&js->done, job, done);
+	if (job->dirty)
+		TAILQ_REMOVE(&js->dirty, job, dirty_entry);
 	LIST_REMOVE(job, bucket);
 	js->njobs[job->state]--;
 	js->pending -= job->units;
-	job->kind->free(job);
+	if (job->data != NULL)
+		job->kind->free(job);
 	free(job->idem_key);
 	free(job->idem_request);
 	free(job);
@@ -164,6 +203,7 @@ job_start(struct job *job)
 	if (job->state == JOB_QUEUED) {
 		job_set_state(job, JOB_RUNNING);
 		jobs_now(job->jobs, &job->started);
+		job_dirty(job);
 	}
 }
 
@@ -183,6 +223,7 @@ job_changed(struct job *job)
 	struct job_waiter	*w;
 
 	job->version++;
+	job_dirty(job);
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		LIST_REMOVE(w, entry);
 		w->fn(job, w->arg);
@@ -210,6 +251,297 @@ job_unwait(struct job_waiter *w)
 	free(w);
 }
 
+/* --- the store --- */
+
+static int64_t
+jobs_ms(const struct timeval *tv)
+{
+	return (int64_t)tv->tv_sec * 1000 + tv->tv_usec / 1000;
+}
+
+static void
+jobs_tv(struct timeval *tv, int64_t ms)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/* The job's row as the store keeps it (spec NULL: an update). */
+static void
+jobs_row(const struct job *job, struct store_job *row)
+{
+	memset(row, 0, sizeof *row);
+	row->id = job->id;
+	row->type = job->kind->name;
+	row->state = (int)job->state;
+	row->cancel = job->cancel;
+	row->created_ms = jobs_ms(&job->created);
+	row->started_ms = jobs_ms(&job->started);
+	row->finished_ms = jobs_ms(&job->finished);
+	row->idem_key = job->idem_key;
+	row->idem_request = job->idem_request;
+	row->version = job->version;
+}
+
+void
+job_dirty(struct job *job)
+{
+	struct jobs	*js = job->jobs;
+
+	if (job->dirty)
+		return;
+	job->dirty = 1;
+	TAILQ_INSERT_TAIL(&js->dirty, job, dirty_entry);
+	if (TAILQ_FIRST(&js->dirty) == job && !js->retry)
+		event_active(js->flush, EV_TIMEOUT, 0);
+}
+
+static void
+jobs_saved(void *arg, int error, uint64_t id)
+{
+	struct jobs_save	*sv = arg;
+	struct jobs		*js = sv->jobs;
+	struct job		*job;
+	size_t			 i;
+
+	if (error != 0) {
+		if (!js->retry)
+			log_warn("jobs: saving %zu job%s failed (%s); trying "
+			    "again every second", sv->n, sv->n == 1 ? "" : "s",
+			    strerror(-error));
+		js->retry = 1;
+		for (i = 0; i < sv->n; i++) {
+			if ((job = jobs_find(js, sv->ids[i])) != NULL) {
+				job->save_all = 1;
+				job_dirty(job);
+			}
+		}
+	}
+	free(sv->ids);
+	free(sv);
+}
+
+/* Writes every dirty job's row and changed items in one transaction. */
+void
+jobs_flush(struct jobs *js)
+{
+	struct store_txn	*txn;
+	struct jobs_save	*sv;
+	struct store_job	 row;
+	struct job		*job;
+	size_t			 n = 0;
+
+	if (TAILQ_EMPTY(&js->dirty))
+		return;
+	TAILQ_FOREACH(job, &js->dirty, dirty_entry)
+		n++;
+	sv = xcalloc(1, sizeof *sv);
+	sv->jobs = js;
+	sv->ids = xcalloc(n, sizeof *sv->ids);
+	txn = store_begin(js->store);
+	while ((job = TAILQ_FIRST(&js->dirty)) != NULL) {
+		TAILQ_REMOVE(&js->dirty, job, dirty_entry);
+		job->dirty = 0;
+		jobs_row(job, &row);
+		store_put_job(txn, &row);
+		job->kind->save(job, txn, job->save_all);
+		job->save_all = 0;
+		sv->ids[sv->n++] = job->id;
+	}
+	store_commit(txn, jobs_saved, sv);
+}
+
+static void
+jobs_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct jobs	*js = arg;
+
+	if (!js->retry)
+		jobs_flush(js);
+}
+
+static void
+jobs_synced(void *arg, int error, uint64_t id)
+{
+	struct jobs_barrier	*b = arg;
+
+	b->fn(b->arg);
+	free(b);
+}
+
+void
+jobs_sync(struct jobs *js, jobs_synced_fn *fn, void *arg)
+{
+	struct jobs_barrier	*b;
+
+	if (!js->retry)
+		jobs_flush(js);
+	b = xcalloc(1, sizeof *b);
+	b->fn = fn;
+	b->arg = arg;
+	/* Completions come in order: this one after every earlier save. */
+	store_commit(store_begin(js->store), jobs_synced, b);
+}
+
+static void
+jobs_created(void *arg, int error, uint64_t id)
+{
+	struct job_creation	*c = arg;
+	struct jobs		*js = c->jobs;
+	struct job		*job = NULL;
+
+	if (error != 0) {
+		js->pending -= c->units;
+		log_info("jobs: a new job was not stored: %s",
+		    strerror(-error));
+	} else {
+		job = job_new(js, c->kind, id, JOB_QUEUED);
+		job->data = c->data;
+		job->units = c->units;
+		job->created = c->created;
+		job->idem_key = c->idem_key;
+		job->idem_request = c->idem_request;
+		c->idem_key = c->idem_request = NULL;
+	}
+	c->fn(job, error, c->arg);
+	free(c->idem_key);
+	free(c->idem_request);
+	free(c);
+}
+
+int
+job_create(struct jobs *js, const struct job_kind *kind, void *data,
+    unsigned units, const char *spec, const char *idem_key,
+    const char *idem_request, job_created_fn *fn, void *arg)
+{
+	struct job_creation	*c;
+	struct store_txn	*txn;
+	struct store_job	 row;
+
+	if (js->pending + units > js->cfg.max_pending)
+		return -EAGAIN;
+	js->pending += units;		/* held while it is being stored */
+	c = xcalloc(1, sizeof *c);
+	c->jobs = js;
+	c->kind = kind;
+	c->data = data;
+	c->units = units;
+	c->idem_key = idem_key != NULL ? xstrdup(idem_key) : NULL;
+	c->idem_request = idem_request != NULL ? xstrdup(idem_request) : NULL;
+	c->fn = fn;
+	c->arg = arg;
+	jobs_now(js, &c->created);
+	memset(&row, 0, sizeof row);
+	row.type = kind->name;
+	row.state = JOB_QUEUED;
+	row.created_ms = jobs_ms(&c->created);
+	row.idem_key = idem_key;
+	row.idem_request = idem_request;
+	row.spec = spec;
+	row.version = 1;
+	txn = store_begin(js->store);
+	store_put_job(txn, &row);
+	store_commit(txn, jobs_created, c);
+	return 0;
+}
+
+void
+jobs_add_kind(struct jobs *js, const struct job_kind *kind, void *engine)
+{
+	if (js->nkinds == JOBS_KINDS)
+		fatalx("jobs: too many kinds");
+	js->kinds[js->nkinds].kind = kind;
+	js->kinds[js->nkinds].engine = engine;
+	js->nkinds++;
+}
+
+struct jobs_load {
+	struct jobs	*jobs;
+	size_t		 njobs, nitems;
+};
+
+static int
+jobs_load_job(const struct store_job *row, void *arg, char *err,
+    size_t errlen)
+{
+	struct jobs_load	*ld = arg;
+	struct jobs		*js = ld->jobs;
+	struct job		*job;
+	unsigned		 i;
+
+	for (i = 0; i < js->nkinds; i++) {
+		if (strcmp(js->kinds[i].kind->name, row->type) == 0)
+			break;
+	}
+	if (i == js->nkinds || row->state < 0 || row->state >= JOB_NSTATES) {
+		snprintf(err, errlen, "job %" PRIu64 ": a job of type '%s' "
+		    "and state %d is nothing this stockcam knows", row->id,
+		    row->type, row->state);
+		return -1;
+	}
+	job = job_new(js, js->kinds[i].kind, row->id,
+	    (enum job_state)row->state);
+	job->version = row->version > 0 ? row->version : 1;
+	job->cancel = row->cancel;
+	jobs_tv(&job->created, row->created_ms);
+	jobs_tv(&job->started, row->started_ms);
+	jobs_tv(&job->finished, row->finished_ms);
+	if (row->idem_key != NULL) {
+		job->idem_key = xstrdup(row->idem_key);
+		job->idem_request = xstrdup(row->idem_request != NULL ?
+		    row->idem_request : "");
+	}
+	if (job->kind->restore(js->kinds[i].engine, job, row->spec, err,
+	    errlen) != 0)
+		return -1;
+	js->pending += job->units;
+	if (job_finished(job))
+		TAILQ_INSERT_TAIL(&js->done, job, done);
+	ld->njobs++;
+	return 0;
+}
+
+static int
+jobs_load_item(const struct store_item *item, void *arg, char *err,
+    size_t errlen)
+{
+	struct jobs_load	*ld = arg;
+	struct job		*job;
+
+	if ((job = jobs_find(ld->jobs, item->job)) == NULL)
+		return 0;	/* not ours to know: ignored */
+	ld->nitems++;
+	return job->kind->restore_item(job, item->index, item->data, err,
+	    errlen);
+}
+
+int
+jobs_load(struct jobs *js, char *err, size_t errlen)
+{
+	struct jobs_load	ld = { js, 0, 0 };
+
+	if (store_load(js->store, jobs_load_job, jobs_load_item, &ld, err,
+	    errlen) != 0)
+		return -1;
+	if (ld.njobs > 0)
+		log_info("jobs: %zu jobs (%zu items) from the store",
+		    ld.njobs, ld.nitems);
+	return 0;
+}
+
+void
+jobs_resume(struct jobs *js)
+{
+	struct job	*job, *next;
+
+	/* Oldest first, as they came. */
+	for (job = TAILQ_LAST(&js->all, job_list); job != NULL; job = next) {
+		next = TAILQ_PREV(job, job_list, all);
+		if (!job_finished(job))
+			job->kind->resume(job);
+	}
+}
+
 /* --- the table --- */
 
 void
@@ -224,16 +556,11 @@ jobs_stopping(const struct jobs *js)
 	return js->stopping;
 }
 
-int
-jobs_admit(struct jobs *js, unsigned units)
-{
-	return js->pending + units > js->cfg.max_pending ? -EAGAIN : 0;
-}
-
 /* Drops finished jobs past their time or beyond the count kept. */
 static void
 jobs_expire(struct jobs *js)
 {
+	struct store_txn *txn;
 	struct job	*job;
 	struct timeval	 now;
 
@@ -246,6 +573,9 @@ jobs_expire(struct jobs *js)
 		if (!LIST_EMPTY(&job->waiters))
 			break;		/* someone is about to be told */
 		log_debug("job %llu: expired", (unsigned long long)job->id);
+		txn = store_begin(js->store);
+		store_delete_job(txn, job->id);
+		store_commit(txn, NULL, NULL);
 		job_free(job);
 	}
 }
@@ -253,7 +583,13 @@ jobs_expire(struct jobs *js)
 static void
 jobs_expiry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	jobs_expire(arg);
+	struct jobs	*js = arg;
+
+	jobs_expire(js);
+	if (js->retry) {	/* a save failed a second ago: again */
+		js->retry = 0;
+		jobs_flush(js);
+	}
 }
 
 void
@@ -262,7 +598,9 @@ job_update(struct job *job)
 	struct jobs	*js = job->jobs;
 	enum job_state	 st;
 
-	if (!job_finished(job) && (st = job->kind->settled(job)) != 0) {
+	/* Stopping: what the stop interrupted is not an end; it resumes. */
+	if (!job_finished(job) && !js->stopping &&
+	    (st = job->kind->settled(job)) != 0) {
 		if (job->cancel)
 			st = JOB_CANCELED;
 		job_set_state(job, st);
@@ -278,7 +616,8 @@ job_update(struct job *job)
 }
 
 struct jobs *
-jobs_new(struct event_base *base, const struct jobs_config *cfg)
+jobs_new(struct event_base *base, const struct jobs_config *cfg,
+    struct store *store)
 {
 	struct jobs	*js;
 	struct timeval	 tv = { 1, 0 };
@@ -287,14 +626,17 @@ jobs_new(struct event_base *base, const struct jobs_config *cfg)
 	js = xcalloc(1, sizeof *js);
 	js->base = base;
 	js->cfg = *cfg;
-	js->next_id = 1;
+	js->store = store;
 	TAILQ_INIT(&js->all);
 	TAILQ_INIT(&js->done);
+	TAILQ_INIT(&js->dirty);
 	for (i = 0; i < JOBS_BUCKETS; i++)
 		LIST_INIT(&js->buckets[i]);
 	js->expiry = event_new(base, -1, EV_PERSIST, jobs_expiry_cb, js);
 	if (js->expiry == NULL || event_add(js->expiry, &tv) != 0)
 		fatalx("jobs: cannot start the expiry timer");
+	if ((js->flush = event_new(base, -1, 0, jobs_flush_cb, js)) == NULL)
+		fatalx("jobs: cannot make the flush event");
 	return js;
 }
 
@@ -316,6 +658,7 @@ jobs_cancel(struct jobs *js, struct job *job)
 	if (job_finished(job) || job->cancel)
 		return;
 	job->cancel = 1;
+	job_dirty(job);
 	job->kind->cancel(job);
 	log_info("job %llu: cancelled", (unsigned long long)job->id);
 	job_update(job);
@@ -387,6 +730,7 @@ jobs_free(struct jobs *js)
 		return;
 	while ((job = TAILQ_FIRST(&js->all)) != NULL)
 		job_free(job);
+	event_free(js->flush);
 	event_free(js->expiry);
 	free(js);
 }

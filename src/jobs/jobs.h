@@ -5,12 +5,14 @@
 #ifndef SC_JOBS_H
 #define SC_JOBS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
 struct job;
 struct job_waiter;
 struct jobs;
+struct store;
 
 enum job_state {
 	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED,
@@ -28,8 +30,21 @@ struct jobs_stats {
 	unsigned	pending;	/* units of work not yet finished */
 };
 
-/* The table, with a timer that expires finished jobs. */
-struct jobs	*jobs_new(struct event_base *, const struct jobs_config *);
+/* The table on a store, with a timer that expires finished jobs. */
+struct jobs	*jobs_new(struct event_base *, const struct jobs_config *,
+		    struct store *);
+/*
+ * Start-up, once every kind's engine is made: the jobs in the store.
+ * 0, or -1 with the reason in err.
+ */
+int		 jobs_load(struct jobs *, char *err, size_t errlen);
+/* Then, once the kinds have looked at what is on disk: work resumes. */
+void		 jobs_resume(struct jobs *);
+/* fn runs once everything changed so far is committed to the store. */
+typedef void	jobs_synced_fn(void *arg);
+void		 jobs_sync(struct jobs *, jobs_synced_fn *, void *arg);
+/* Queues every change not yet written (the last, at shutdown). */
+void		 jobs_flush(struct jobs *);
 struct job	*jobs_find(struct jobs *, uint64_t id);
 /* Cancels: queued work never starts, running work aborts. */
 void		 jobs_cancel(struct jobs *, struct job *);
@@ -53,9 +68,6 @@ const char	*job_type(const struct job *);
 const char	*job_state_name(int);
 /* A state's number from its name, or -1. */
 int		 job_state_parse(const char *);
-/* Remembers the key and the canonical request the job was made by. */
-void		 job_set_idempotency(struct job *, const char *key,
-		    const char *request);
 
 /* One-shot: fn runs at the job's next change (or finish). */
 typedef void	job_change_fn(struct job *, void *arg);

@@ -19,6 +19,7 @@
 #include "jobs/jobs.h"
 
 struct job_waiter;
+struct store_txn;
 
 struct job_kind {
 	const char	*name;		/* the job's "type" in its JSON */
@@ -36,6 +37,21 @@ struct job_kind {
 	void		(*json)(const struct job *, json_t *obj, int detail);
 	/* Frees job->data. */
 	void		(*free)(struct job *);
+	/*
+	 * Writes the rows of the job's items that changed since the last
+	 * save (all of them with all set, after a failed save) into txn.
+	 */
+	void		(*save)(struct job *, struct store_txn *, int all);
+	/*
+	 * Start-up: job->data from the spec the job was created with, then
+	 * each item row written for it. 0, or -1 with the reason in err.
+	 */
+	int		(*restore)(void *engine, struct job *, const char *spec,
+			    char *err, size_t errlen);
+	int		(*restore_item)(struct job *, uint32_t index,
+			    const char *data, char *err, size_t errlen);
+	/* After every job is loaded: an unfinished job takes up its work. */
+	void		(*resume)(struct job *);
 };
 
 /* The record every job has, whatever its kind. Loop thread only. */
@@ -55,13 +71,30 @@ struct job {
 	struct timeval		 created, started, finished;
 	char			*idem_key;
 	char			*idem_request;
+	TAILQ_ENTRY(job)	 dirty_entry;	/* in jobs->dirty */
+	int			 dirty;		/* its row is to be written */
+	int			 save_all;	/* a save failed: write it all */
 };
 
-/* 0 if `units` more pending work fits under max_pending, else -EAGAIN. */
-int		 jobs_admit(struct jobs *, unsigned units);
-/* A new queued job holding `units` of pending work (admitted first). */
-struct job	*job_new(struct jobs *, const struct job_kind *, void *data,
-		    unsigned units);
+/* The job, or NULL and a negative errno, once its rows are committed. */
+typedef void	job_created_fn(struct job *, int error, void *arg);
+
+/* The kind's engine, for jobs of its type found in the store at start. */
+void		 jobs_add_kind(struct jobs *, const struct job_kind *,
+		    void *engine);
+/*
+ * A new queued job of `units` pending work, `data` its kind's record and
+ * `spec` the description it is restored from: -EAGAIN at once when the
+ * server holds its limit of pending work; else 0, and fn gets the job
+ * (with its id) once the store has committed it with its idempotency key
+ * (NULL: none), or NULL and the store's error (-EEXIST: the key is
+ * taken) - then data is the caller's to free.
+ */
+int		 job_create(struct jobs *, const struct job_kind *, void *data,
+		    unsigned units, const char *spec, const char *idem_key,
+		    const char *idem_request, job_created_fn *fn, void *arg);
+/* The job's row is to be written (with its changed items) soon. */
+void		 job_dirty(struct job *);
 /* After any change: a new version, waiters told, and the end noticed. */
 void		 job_update(struct job *);
 /* A new version, waiters told, nothing else (progress inside a step). */

@@ -7,11 +7,19 @@
  * locally and hands them back with its completion; the loop merges them
  * into the job's sorted result. Cancel sets the flag every running
  * chunk polls, and the queued ones are never started.
+ *
+ * In the store a search is its range and the thread count it was
+ * planned for (so the same plan comes back after a restart), and an item
+ * for each finished chunk with what it found: a restarted search runs
+ * only the chunks that had not finished.
  */
 #include "config.h"
 
 #include <sys/queue.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +28,18 @@
 #include "armstrong/armstrong.h"
 #include "jobs/jobs_kind.h"
 #include "jobs/searchjob.h"
+#include "jobs/store.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
+
+/* What a chunk found, once it finished. */
+struct search_done {
+	int			 done;
+	int			 dirty;		/* to be saved */
+	uint64_t		*found;
+	size_t			 nfound;
+};
 
 /* One search: the job's record of its kind. */
 struct search {
@@ -31,9 +48,12 @@ struct search {
 	TAILQ_ENTRY(search)	 entry;		/* in engine->waiting */
 	int			 waiting;	/* has chunks left to start */
 	uint64_t		 from, to;
+	unsigned		 workers;	/* the plan was made for */
 	struct armstrong_chunk	*chunks;
+	struct search_done	*dones;		/* one per chunk */
 	size_t			 nchunks;
-	size_t			 next;		/* first chunk not started */
+	size_t			 next;		/* no chunk below is to start */
+	size_t			 ndone;
 	unsigned		 running;
 	uint64_t		 examined;	/* numbers settled */
 	uint64_t		*found;		/* sorted */
@@ -44,7 +64,7 @@ struct search {
 /* A chunk on its way through the cpu pool. */
 struct search_chunk {
 	struct search		*search;
-	const struct armstrong_chunk *chunk;
+	size_t			 index;
 	uint64_t		*found;
 	size_t			 nfound, cap;
 };
@@ -79,7 +99,8 @@ searchjob_work(void *arg)
 {
 	struct search_chunk	*t = arg;
 
-	armstrong_run(t->chunk, &t->search->cancel, searchjob_found, t);
+	armstrong_run(&t->search->chunks[t->index], &t->search->cancel,
+	    searchjob_found, t);
 }
 
 static int
@@ -88,6 +109,27 @@ searchjob_cmp(const void *a, const void *b)
 	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Chunk i finished with what it found (taken over): into the result. */
+static void
+searchjob_merge(struct search *se, size_t i, uint64_t *found, size_t n)
+{
+	struct search_done	*d = &se->dones[i];
+
+	d->done = 1;
+	d->found = found;
+	d->nfound = n;
+	se->ndone++;
+	se->examined += se->chunks[i].covers;
+	if (n > 0) {
+		se->found = xreallocarray(se->found, se->nfound + n + 1,
+		    sizeof *se->found);
+		memcpy(se->found + se->nfound, found, n * sizeof *found);
+		se->nfound += n;
+		qsort(se->found, se->nfound, sizeof *se->found,
+		    searchjob_cmp);
+	}
 }
 
 static void
@@ -99,18 +141,12 @@ searchjob_done(void *arg, enum pool_status status)
 
 	se->running--;
 	sj->running--;
-	if (status == POOL_DONE && !se->job->cancel) {
-		se->examined += t->chunk->covers;
-		if (t->nfound > 0) {
-			se->found = xreallocarray(se->found, se->nfound +
-			    t->nfound + 1, sizeof *se->found);
-			memcpy(se->found + se->nfound, t->found,
-			    t->nfound * sizeof *t->found);
-			se->nfound += t->nfound;
-			qsort(se->found, se->nfound, sizeof *se->found,
-			    searchjob_cmp);
-		}
-	}
+	if (status == POOL_DONE && atomic_load(&se->cancel) == 0) {
+		searchjob_merge(se, t->index, t->found, t->nfound);
+		se->dones[t->index].dirty = 1;
+		t->found = NULL;
+	} else if (t->index < se->next)
+		se->next = t->index;	/* stopped early: to run again */
 	free(t->found);
 	free(t);
 	job_update(se->job);
@@ -126,24 +162,35 @@ searchjob_unqueue(struct search *se)
 	}
 }
 
+/* The next chunk to start, or nchunks. */
+static size_t
+searchjob_next(struct search *se)
+{
+	while (se->next < se->nchunks && se->dones[se->next].done)
+		se->next++;
+	return se->next;
+}
+
 /* Starts chunks while the cpu pool has room, round robin over searches. */
 static void
 searchjob_dispatch(struct searchjob *sj)
 {
 	struct search_chunk	*t;
 	struct search		*se;
+	size_t			 i;
 
 	if (jobs_stopping(sj->jobs))
 		return;
 	while (sj->running < sj->slots &&
 	    (se = TAILQ_FIRST(&sj->waiting)) != NULL) {
-		if (se->next == se->nchunks || se->job->cancel) {
+		if ((i = searchjob_next(se)) == se->nchunks ||
+		    se->job->cancel) {
 			searchjob_unqueue(se);
 			continue;
 		}
 		t = xcalloc(1, sizeof *t);
 		t->search = se;
-		t->chunk = &se->chunks[se->next];
+		t->index = i;
 		if (pool_submit(sj->cpu_pool, searchjob_work, searchjob_done,
 		    t, NULL) != 0) {
 			free(t);
@@ -158,31 +205,87 @@ searchjob_dispatch(struct searchjob *sj)
 	}
 }
 
-int
-searchjob_submit(struct searchjob *sj, uint64_t from, uint64_t to,
-    struct job **out)
+/* A search's record for [from, to), planned for `workers` threads. */
+static struct search *
+searchjob_plan(struct searchjob *sj, uint64_t from, uint64_t to,
+    unsigned workers)
 {
 	struct search	*se;
-	int		 error;
 
-	if ((error = jobs_admit(sj->jobs, 1)) != 0)
-		return error;
 	se = xcalloc(1, sizeof *se);
 	se->engine = sj;
 	se->from = from;
 	se->to = to;
+	se->workers = workers;
 	atomic_init(&se->cancel, 0);
-	se->nchunks = armstrong_plan(from, to, sj->workers, &se->chunks);
-	se->job = job_new(sj->jobs, &searchjob_kind, se, 1);
-	TAILQ_INSERT_TAIL(&sj->waiting, se, entry);
+	se->nchunks = armstrong_plan(from, to, workers, &se->chunks);
+	se->dones = xcalloc(se->nchunks, sizeof *se->dones);
+	return se;
+}
+
+static void
+searchjob_queue(struct search *se)
+{
+	TAILQ_INSERT_TAIL(&se->engine->waiting, se, entry);
 	se->waiting = 1;
-	log_info("job %llu: Armstrong numbers in [%llu, %llu), %zu chunks "
-	    "by %s", (unsigned long long)job_id(se->job),
-	    (unsigned long long)from, (unsigned long long)to, se->nchunks,
-	    se->chunks[0].method == ARMSTRONG_SCAN ? "scan" : "multisets");
-	searchjob_dispatch(sj);
-	*out = se->job;
-	return 0;
+	searchjob_dispatch(se->engine);
+}
+
+/* A submission on its way into the store. */
+struct searchjob_submission {
+	struct search		*search;
+	searchjob_submitted_fn	*fn;
+	void			*arg;
+};
+
+static void
+searchjob_created(struct job *job, int error, void *arg)
+{
+	struct searchjob_submission	*sub = arg;
+	struct search			*se = sub->search;
+
+	if (job == NULL) {
+		free(se->chunks);
+		free(se->dones);
+		free(se);
+	} else {
+		se->job = job;
+		log_info("job %" PRIu64 ": Armstrong numbers in [%" PRIu64
+		    ", %" PRIu64 "), %zu chunks by %s", job->id, se->from,
+		    se->to, se->nchunks, se->chunks[0].method ==
+		    ARMSTRONG_SCAN ? "scan" : "multisets");
+		searchjob_queue(se);
+	}
+	sub->fn(job, error, sub->arg);
+	free(sub);
+}
+
+int
+searchjob_submit(struct searchjob *sj, uint64_t from, uint64_t to,
+    const char *idem_key, const char *idem_request,
+    searchjob_submitted_fn *fn, void *arg)
+{
+	struct searchjob_submission	*sub;
+	struct search			*se;
+	char				 spec[96];
+	int				 error;
+
+	se = searchjob_plan(sj, from, to, sj->workers);
+	snprintf(spec, sizeof spec, "{\"from\":%" PRIu64 ",\"to\":%" PRIu64
+	    ",\"workers\":%u}", from, to, sj->workers);
+	sub = xcalloc(1, sizeof *sub);
+	sub->search = se;
+	sub->fn = fn;
+	sub->arg = arg;
+	error = job_create(sj->jobs, &searchjob_kind, se, 1, spec, idem_key,
+	    idem_request, searchjob_created, sub);
+	if (error != 0) {
+		free(sub);
+		free(se->chunks);
+		free(se->dones);
+		free(se);
+	}
+	return error;
 }
 
 /* --- the kind's ops --- */
@@ -210,7 +313,7 @@ searchjob_settled(const struct job *job)
 {
 	const struct search	*se = job->data;
 
-	if (se->running > 0 || (se->next < se->nchunks && !job->cancel))
+	if (se->running > 0 || (se->ndone < se->nchunks && !job->cancel))
 		return 0;
 	return JOB_SUCCEEDED;
 }
@@ -235,7 +338,7 @@ searchjob_json(const struct job *job, json_t *obj, int detail)
 	    "total", (json_int_t)(se->to - se->from),
 	    "examined", (json_int_t)se->examined,
 	    "chunks", (json_int_t)se->nchunks,
-	    "chunks_done", (json_int_t)(se->next - se->running)));
+	    "chunks_done", (json_int_t)se->ndone));
 	json_object_set_new(obj, "result", arr);
 }
 
@@ -243,11 +346,112 @@ static void
 searchjob_free_job(struct job *job)
 {
 	struct search	*se = job->data;
+	size_t		 i;
 
 	searchjob_unqueue(se);
+	for (i = 0; i < se->nchunks; i++)
+		free(se->dones[i].found);
+	free(se->dones);
 	free(se->chunks);
 	free(se->found);
 	free(se);
+}
+
+static void
+searchjob_save(struct job *job, struct store_txn *txn, int all)
+{
+	struct search		*se = job->data;
+	struct store_item	 item;
+	json_t			*arr;
+	size_t			 i, k;
+	char			*data;
+
+	for (i = 0; i < se->nchunks; i++) {
+		if (!se->dones[i].done || (!se->dones[i].dirty && !all))
+			continue;
+		se->dones[i].dirty = 0;
+		arr = json_array();
+		for (k = 0; k < se->dones[i].nfound; k++)
+			json_array_append_new(arr, json_integer((json_int_t)
+			    se->dones[i].found[k]));
+		if ((data = json_dumps(arr, JSON_COMPACT)) == NULL)
+			fatalx("searchjob: json_dumps");
+		json_decref(arr);
+		item.job = job->id;
+		item.index = (uint32_t)i;
+		item.data = data;
+		store_put_item(txn, &item);
+		free(data);
+	}
+}
+
+static int
+searchjob_restore(void *engine, struct job *job, const char *spec,
+    char *err, size_t errlen)
+{
+	struct searchjob	*sj = engine;
+	struct search		*se;
+	json_t			*obj;
+	json_int_t		 from, to, workers;
+
+	obj = json_loads(spec, 0, NULL);
+	if (obj == NULL || json_unpack(obj, "{s:I, s:I, s:I}", "from", &from,
+	    "to", &to, "workers", &workers) != 0 || from < 0 || to <= from ||
+	    workers < 1 || workers > 1024) {
+		json_decref(obj);
+		snprintf(err, errlen, "job %" PRIu64 ": a search's "
+		    "description cannot be read", job->id);
+		return -1;
+	}
+	json_decref(obj);
+	se = searchjob_plan(sj, (uint64_t)from, (uint64_t)to,
+	    (unsigned)workers);
+	se->job = job;
+	job->data = se;
+	job->units = job_finished(job) ? 0 : 1;
+	return 0;
+}
+
+static int
+searchjob_restore_item(struct job *job, uint32_t index, const char *data,
+    char *err, size_t errlen)
+{
+	struct search	*se = job->data;
+	json_t		*arr;
+	uint64_t	*found = NULL;
+	size_t		 i, n;
+
+	arr = json_loads(data, 0, NULL);
+	if (index >= se->nchunks || se->dones[index].done ||
+	    !json_is_array(arr)) {
+		json_decref(arr);
+		snprintf(err, errlen, "job %" PRIu64 ": chunk %u cannot be "
+		    "read", job->id, index);
+		return -1;
+	}
+	n = json_array_size(arr);
+	if (n > 0)
+		found = xcalloc(n, sizeof *found);
+	for (i = 0; i < n; i++)
+		found[i] = (uint64_t)json_integer_value(json_array_get(arr,
+		    i));
+	json_decref(arr);
+	searchjob_merge(se, index, found, n);
+	return 0;
+}
+
+static void
+searchjob_resume(struct job *job)
+{
+	struct search	*se = job->data;
+
+	if (job->cancel) {
+		job_update(job);	/* nothing runs: it ends canceled */
+		return;
+	}
+	job_changed(job);
+	searchjob_queue(se);
+	job_update(job);		/* every chunk may be done already */
 }
 
 static const struct job_kind searchjob_kind = {
@@ -257,6 +461,10 @@ static const struct job_kind searchjob_kind = {
 	.settled = searchjob_settled,
 	.json = searchjob_json,
 	.free = searchjob_free_job,
+	.save = searchjob_save,
+	.restore = searchjob_restore,
+	.restore_item = searchjob_restore_item,
+	.resume = searchjob_resume,
 };
 
 struct searchjob *
@@ -271,6 +479,7 @@ searchjob_new(struct jobs *js, struct pool *cpu, unsigned workers)
 	/* Two chunks per worker: one running, one ready to go. */
 	sj->slots = 2 * sj->workers;
 	TAILQ_INIT(&sj->waiting);
+	jobs_add_kind(js, &searchjob_kind, sj);
 	return sj;
 }
 

@@ -12,19 +12,24 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/stat.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "jobs/jobs_kind.h"
 #include "jobs/stockjob_int.h"
+#include "jobs/store.h"
 #include "lib/compq.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
+#include "stock/tgzdir.h"
 
 static const char *const stockjob_sym_states[SYM_NSTATES] = {
 	"queued", "fetching", "converting", "archiving", "succeeded",
@@ -40,18 +45,17 @@ stockjob_set_source(struct stockjob *sj, const char *source)
 {
 	free(sj->source);
 	sj->source = xstrdup(source);
+	stockjob_dispatch(sj);		/* resumed jobs waited for it */
 }
 
-int
-stockjob_submit(struct stockjob *sj, const char *const *symbols,
-    unsigned n, struct job **out)
+/* A stock job's record, every symbol queued. */
+static struct stock *
+stockjob_record(struct stockjob *sj, const char *const *symbols,
+    unsigned n)
 {
 	struct stock	*sk;
 	unsigned	 i;
-	int		 error;
 
-	if ((error = jobs_admit(sj->jobs, n)) != 0)
-		return error;
 	sk = xcalloc(1, sizeof *sk);
 	sk->engine = sj;
 	sk->nsym = n;
@@ -63,14 +67,89 @@ stockjob_submit(struct stockjob *sj, const char *const *symbols,
 		sk->syms[i].state = SYM_QUEUED;
 	}
 	sk->count[SYM_QUEUED] = n;
-	sk->job = job_new(sj->jobs, &stockjob_kind, sk, n);
-	TAILQ_INSERT_TAIL(&sj->active, sk, active);
+	return sk;
+}
+
+static void
+stockjob_record_free(struct stock *sk)
+{
+	unsigned	i;
+
+	for (i = 0; i < sk->nsym; i++) {
+		free(sk->syms[i].archive);
+		free(sk->syms[i].entry);
+		free(sk->syms[i].err_code);
+		free(sk->syms[i].err_msg);
+		free(sk->syms[i].xml);
+	}
+	free(sk->syms);
+	free(sk);
+}
+
+/* The job's work may start: into the round robin. */
+static void
+stockjob_queue(struct stock *sk)
+{
+	TAILQ_INSERT_TAIL(&sk->engine->active, sk, active);
 	sk->in_active = 1;
-	log_info("job %llu: %u symbols", (unsigned long long)job_id(sk->job),
-	    n);
-	stockjob_dispatch(sj);
-	*out = sk->job;
-	return 0;
+	stockjob_dispatch(sk->engine);
+}
+
+/* A submission on its way into the store. */
+struct stockjob_submission {
+	struct stock		*stock;
+	stockjob_submitted_fn	*fn;
+	void			*arg;
+};
+
+static void
+stockjob_created(struct job *job, int error, void *arg)
+{
+	struct stockjob_submission	*sub = arg;
+	struct stock			*sk = sub->stock;
+
+	if (job == NULL)
+		stockjob_record_free(sk);
+	else {
+		sk->job = job;
+		log_info("job %llu: %u symbols", (unsigned long long)job->id,
+		    sk->nsym);
+		stockjob_queue(sk);
+	}
+	sub->fn(job, error, sub->arg);
+	free(sub);
+}
+
+int
+stockjob_submit(struct stockjob *sj, const char *const *symbols,
+    unsigned n, const char *idem_key, const char *idem_request,
+    stockjob_submitted_fn *fn, void *arg)
+{
+	struct stockjob_submission	*sub;
+	json_t				*arr, *obj;
+	char				*spec;
+	unsigned			 i;
+	int				 error;
+
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(symbols[i]));
+	obj = json_pack("{s:o}", "symbols", arr);
+	if (obj == NULL || (spec = json_dumps(obj, JSON_COMPACT)) == NULL)
+		fatalx("stockjob: json_dumps");
+	json_decref(obj);
+	sub = xcalloc(1, sizeof *sub);
+	sub->stock = stockjob_record(sj, symbols, n);
+	sub->fn = fn;
+	sub->arg = arg;
+	error = job_create(sj->jobs, &stockjob_kind, sub->stock, n, spec,
+	    idem_key, idem_request, stockjob_created, sub);
+	free(spec);
+	if (error != 0) {
+		stockjob_record_free(sub->stock);
+		free(sub);
+	}
+	return error;
 }
 
 void
@@ -113,8 +192,8 @@ stockjob_symbol_xml(const struct job *job, const char *symbol, char **path,
 		*entry = sym->entry;
 		return 0;
 	}
-	if (sym->state == SYM_ARCHIVING) {
-		*path = workdir_xml(&sk->engine->wd, job->id, sym->name);
+	if (sym->state == SYM_ARCHIVING && sym->xml != NULL) {
+		*path = xstrdup(sym->xml);
 		return 0;
 	}
 	return -1;
@@ -147,7 +226,7 @@ stockjob_cancel(struct job *job)
 				pool_cancel(sj->convert_pool,
 				    sym->convert->pool_id);
 			else		/* parked in the backlog */
-				stockjob_unpark(sj, sym);
+				stockjob_unpark(sj, sym, SYM_CANCELED);
 			break;
 		default:
 			break;		/* archiving or done: kept */
@@ -231,17 +310,159 @@ static void
 stockjob_free_job(struct job *job)
 {
 	struct stock	*sk = job->data;
-	unsigned	 i;
 
 	stockjob_unqueue(sk);
-	for (i = 0; i < sk->nsym; i++) {
-		free(sk->syms[i].archive);
-		free(sk->syms[i].entry);
-		free(sk->syms[i].err_code);
-		free(sk->syms[i].err_msg);
+	stockjob_record_free(sk);
+}
+
+/* A finished symbol's row: what its JSON shows, and its entry. */
+static char *
+stockjob_item(const struct symbol *sym)
+{
+	json_t	*obj;
+	char	*s;
+
+	obj = json_pack("{s:s, s:I, s:I, s:I, s:I}",
+	    "state", stockjob_sym_states[sym->state],
+	    "attempts", (json_int_t)sym->attempts,
+	    "http_status", (json_int_t)sym->http_status,
+	    "bytes", (json_int_t)sym->bytes, "rows", (json_int_t)sym->rows);
+	if (obj == NULL)
+		fatalx("stockjob: json_pack item");
+	if (sym->archive != NULL) {
+		json_object_set_new(obj, "archive", json_string(sym->archive));
+		json_object_set_new(obj, "entry", json_string(sym->entry));
 	}
-	free(sk->syms);
-	free(sk);
+	if (sym->err_code != NULL) {
+		json_object_set_new(obj, "code", json_string(sym->err_code));
+		json_object_set_new(obj, "message",
+		    json_string(sym->err_msg));
+	}
+	if ((s = json_dumps(obj, JSON_COMPACT)) == NULL)
+		fatalx("stockjob: json_dumps item");
+	json_decref(obj);
+	return s;
+}
+
+static void
+stockjob_save(struct job *job, struct store_txn *txn, int all)
+{
+	struct stock		*sk = job->data;
+	struct symbol		*sym;
+	struct store_item	 item;
+	char			*data;
+	unsigned		 i;
+
+	for (i = 0; i < sk->nsym; i++) {
+		sym = &sk->syms[i];
+		if (sym->state < SYM_SUCCEEDED || (!sym->dirty && !all))
+			continue;
+		sym->dirty = 0;
+		data = stockjob_item(sym);
+		item.job = job->id;
+		item.index = i;
+		item.data = data;
+		store_put_item(txn, &item);
+		free(data);
+	}
+}
+
+static int
+stockjob_restore(void *engine, struct job *job, const char *spec,
+    char *err, size_t errlen)
+{
+	struct stockjob	*sj = engine;
+	struct stock	*sk;
+	const char	**names;
+	json_t		*obj, *arr;
+	size_t		 i, n;
+
+	obj = json_loads(spec, 0, NULL);
+	arr = json_object_get(obj, "symbols");
+	n = json_array_size(arr);
+	names = xcalloc(n > 0 ? n : 1, sizeof *names);
+	for (i = 0; i < n; i++) {
+		names[i] = json_string_value(json_array_get(arr, i));
+		if (names[i] == NULL || !names_symbol_ok(names[i]))
+			break;
+	}
+	if (n == 0 || i < n) {
+		free(names);
+		json_decref(obj);
+		snprintf(err, errlen, "job %" PRIu64 ": a stock job's "
+		    "description cannot be read", job->id);
+		return -1;
+	}
+	sk = stockjob_record(sj, names, (unsigned)n);
+	free(names);
+	json_decref(obj);
+	sk->job = job;
+	job->data = sk;
+	job->units = job_finished(job) ? 0 : sk->nsym;
+	return 0;
+}
+
+static int
+stockjob_restore_item(struct job *job, uint32_t index, const char *data,
+    char *err, size_t errlen)
+{
+	struct stock	*sk = job->data;
+	struct symbol	*sym;
+	json_t		*obj;
+	const char	*state = NULL, *archive = NULL, *entry = NULL;
+	const char	*code = NULL, *message = NULL;
+	json_int_t	 attempts = 0, status = 0, bytes = 0, rows = 0;
+	int		 st;
+
+	obj = json_loads(data, 0, NULL);
+	if (index >= sk->nsym || obj == NULL || json_unpack(obj,
+	    "{s:s, s?I, s?I, s?I, s?I, s?s, s?s, s?s, s?s}", "state", &state,
+	    "attempts", &attempts, "http_status", &status, "bytes", &bytes,
+	    "rows", &rows, "archive", &archive, "entry", &entry,
+	    "code", &code, "message", &message) != 0) {
+		json_decref(obj);
+		snprintf(err, errlen, "job %" PRIu64 ": symbol %u cannot be "
+		    "read", job->id, index);
+		return -1;
+	}
+	for (st = SYM_SUCCEEDED; st < SYM_NSTATES; st++) {
+		if (strcmp(state, stockjob_sym_states[st]) == 0)
+			break;
+	}
+	sym = &sk->syms[index];
+	if (st < SYM_NSTATES) {
+		sk->count[sym->state]--;
+		sk->count[st]++;
+		sym->state = (enum sym_state)st;
+		sym->attempts = (unsigned)attempts;
+		sym->http_status = (int)status;
+		sym->bytes = (uint64_t)bytes;
+		sym->rows = (uint64_t)rows;
+		free(sym->archive);
+		free(sym->entry);
+		sym->archive = archive != NULL ? xstrdup(archive) : NULL;
+		sym->entry = entry != NULL ? xstrdup(entry) : NULL;
+		if (code != NULL) {
+			sym->err_code = xstrdup(code);
+			sym->err_msg = xstrdup(message != NULL ? message : "");
+		}
+		if (!job_finished(job))
+			job_release(job, 1);
+	}
+	json_decref(obj);
+	return 0;
+}
+
+static void
+stockjob_resume(struct job *job)
+{
+	struct stock	*sk = job->data;
+
+	if (job->cancel)
+		stockjob_cancel(job);	/* what was queued stays so no more */
+	else
+		stockjob_queue(sk);
+	job_update(job);
 }
 
 static const struct job_kind stockjob_kind = {
@@ -251,18 +472,135 @@ static const struct job_kind stockjob_kind = {
 	.settled = stockjob_settled,
 	.json = stockjob_json,
 	.free = stockjob_free_job,
+	.save = stockjob_save,
+	.restore = stockjob_restore,
+	.restore_item = stockjob_restore_item,
+	.resume = stockjob_resume,
 };
 
-/* --- life of the pipeline --- */
+/* --- what an earlier run left --- */
+
+/* The symbol of a stock job an archive entry "JOB/SYMBOL.xml" names. */
+static struct symbol *
+stockjob_entry_symbol(struct stockjob *sj, const char *entry)
+{
+	struct job	*job;
+	struct stock	*sk;
+	char		 sym[NAMES_SYMBOL_MAX + 1];
+	const char	*slash;
+	char		*end;
+	uint64_t	 id;
+	unsigned	 i;
+
+	if ((slash = strchr(entry, '/')) == NULL || slash == entry)
+		return NULL;
+	id = strtoull(entry, &end, 10);
+	if (end != slash || names_symbol_file(slash + 1, ".xml", sym) != 0 ||
+	    (job = jobs_find(sj->jobs, id)) == NULL ||
+	    job->kind != &stockjob_kind)
+		return NULL;
+	sk = job->data;
+	for (i = 0; i < sk->nsym; i++) {
+		if (strcmp(sk->syms[i].name, sym) == 0)
+			return &sk->syms[i];
+	}
+	return NULL;
+}
+
+/* An entry of an archive written while the store was not told. */
+struct stockjob_scan {
+	struct stockjob	*sj;
+	const char	*archive;
+	unsigned	 found;
+};
+
+static void
+stockjob_scan_entry(const char *entry, void *arg)
+{
+	struct stockjob_scan	*sc = arg;
+	struct symbol		*sym;
+
+	sym = stockjob_entry_symbol(sc->sj, entry);
+	if (sym == NULL || sym->state >= SYM_SUCCEEDED)
+		return;
+	sym->archive = xstrdup(sc->archive);
+	sym->entry = xstrdup(entry);
+	stockjob_symbol_set(sym, SYM_SUCCEEDED);
+	sc->found++;
+}
+
+/*
+ * A symbol's XML may be in an archive although its job does not know:
+ * the process died between the archive's rename and the store's commit.
+ * Such archives are no older than the oldest unfinished job; their
+ * entries settle the symbols, so none is packed twice.
+ */
+static void
+stockjob_reconcile(struct stockjob *sj)
+{
+	struct stockjob_scan	 sc = { sj, NULL, 0 };
+	struct job		*job;
+	struct tgzdir		*td;
+	struct stat		 st;
+	char			**names, *path;
+	size_t			 n, i;
+	time_t			 since = 0;
+
+	for (job = jobs_first(sj->jobs, -1, 0); job != NULL;
+	    job = jobs_next(sj->jobs, job, -1)) {
+		if (job->kind == &stockjob_kind && !job_finished(job))
+			since = job->created.tv_sec;	/* the list: newest first */
+	}
+	if (since == 0 || archiver_list(sj->wd.archive_dir, ARCHIVER_PREFIX,
+	    &names, &n) != 0)
+		return;
+	td = tgzdir_new(sj->wd.archive_dir);
+	for (i = 0; i < n; i++) {
+		xasprintf(&path, "%s/%s", sj->wd.archive_dir, names[i]);
+		/* A minute of slack for a clock set back. */
+		if (stat(path, &st) == 0 && st.st_mtime + 60 >= since) {
+			sc.archive = names[i];
+			if (tgzdir_entries(td, names[i], stockjob_scan_entry,
+			    &sc) != 0)
+				log_warn("%s: cannot be read to its end", path);
+		}
+		free(path);
+	}
+	tgzdir_free(td);
+	archiver_list_free(names, n);
+	if (sc.found > 0)
+		log_info("jobs: %u symbols found in archives the store had "
+		    "not heard of", sc.found);
+}
 
 static void
 stockjob_leftover(const char *path, const char *entry, void *arg)
 {
 	struct stockjob	*sj = arg;
+	struct symbol	*sym;
 
-	archiver_add(sj->archiver, path, entry, NULL);
+	sym = stockjob_entry_symbol(sj, entry);
+	if (sym != NULL && sym->state >= SYM_SUCCEEDED) {
+		unlink(path);	/* archived already, or not wanted */
+		return;
+	}
+	if (sym != NULL) {	/* converted, not archived: archive it */
+		stockjob_symbol_set(sym, SYM_ARCHIVING);
+		sym->xml = xstrdup(path);
+	}
+	archiver_add(sj->archiver, path, entry, sym);
 	sj->unflushed++;
 }
+
+void
+stockjob_recover(struct stockjob *sj)
+{
+	stockjob_reconcile(sj);
+	workdir_recover(&sj->wd, stockjob_leftover, sj);
+	stockjob_maybe_flush(sj);
+}
+
+/* --- life of the pipeline --- */
 
 struct stockjob *
 stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
@@ -298,8 +636,7 @@ stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
 		free(sj);
 		return NULL;
 	}
-	workdir_recover(&sj->wd, stockjob_leftover, sj);
-	stockjob_maybe_flush(sj);
+	jobs_add_kind(js, &stockjob_kind, sj);
 	return sj;
 }
 
@@ -312,7 +649,7 @@ stockjob_finish(struct stockjob *sj)
 		return;
 	/* Conversions parked for lack of room will not happen now. */
 	while ((sym = TAILQ_FIRST(&sj->backlog)) != NULL)
-		stockjob_unpark(sj, sym);
+		stockjob_unpark(sj, sym, SYM_QUEUED);
 	/* Every converted file goes into an archive before we leave. */
 	archiver_free(sj->archiver);
 	sj->archiver = NULL;

@@ -31,21 +31,31 @@ struct stockjob_stats {
 };
 
 /*
- * The pipeline, its work folders and archiver, with what an earlier run
- * left already on its way into archives. NULL with the reason in err
- * if the data directory is unusable.
+ * The pipeline, its work folders and archiver. NULL with the reason in
+ * err if the data directory is unusable.
  */
 struct stockjob	*stockjob_new(struct jobs *, struct compq *,
 		    struct pool *fetch, struct pool *convert,
 		    const struct stockjob_config *, char *err, size_t errlen);
 /* The URL template ("...{symbol}..."); set before the first job. */
 void		 stockjob_set_source(struct stockjob *, const char *);
+/* The job once stored (with its id), or NULL and the store's error. */
+typedef void	stockjob_submitted_fn(struct job *, int error, void *arg);
 /*
- * Creates a job for n symbols (already validated and distinct).
- * -EAGAIN when the server holds its limit of unfinished symbols.
+ * A job for n symbols (already validated and distinct): -EAGAIN at once
+ * when the server holds its limit of unfinished symbols; else 0, and fn
+ * runs once the job is stored (see job_create).
  */
 int		 stockjob_submit(struct stockjob *, const char *const *symbols,
-		    unsigned n, struct job **);
+		    unsigned n, const char *idem_key, const char *idem_request,
+		    stockjob_submitted_fn *fn, void *arg);
+/*
+ * Start-up, after jobs_load and before jobs_resume: symbols found in
+ * archives the store did not hear of are settled, converted files an
+ * earlier run left are archived for their symbols (or as they are),
+ * downloads it left are removed.
+ */
+void		 stockjob_recover(struct stockjob *);
 void		 stockjob_get_stats(const struct stockjob *,
 		    struct stockjob_stats *);
 const char	*stockjob_archive_dir(const struct stockjob *);

@@ -40,6 +40,8 @@ struct symbol {
 	struct convert_task	*convert;	/* while converting */
 	char			*parked;	/* downloaded CSV waiting for */
 	TAILQ_ENTRY(symbol)	 backlog;	/* room in the convert pool */
+	char			*xml;		/* while archiving: its file */
+	int			 dirty;		/* finished, row not written */
 };
 
 /* One stock job: the job's record of its kind. */
@@ -98,8 +100,9 @@ void	stockjob_symbol_set(struct symbol *, enum sym_state);
 void	stockjob_dispatch(struct stockjob *);
 /* Nothing downloading or converting: pack what waits for a batch. */
 void	stockjob_maybe_flush(struct stockjob *);
-/* A parked symbol will not be converted: its CSV goes, it is canceled. */
-void	stockjob_unpark(struct stockjob *, struct symbol *);
+/* A parked symbol will not be converted now: its CSV goes, and it is
+ * canceled (or queued again, when the server stops). */
+void	stockjob_unpark(struct stockjob *, struct symbol *, enum sym_state);
 /* The job has nothing more to start. */
 void	stockjob_unqueue(struct stock *);
 /* The archiver's report on a file (archiver_done_fn). */

@@ -53,6 +53,10 @@ stockjob_symbol_set(struct symbol *sym, enum sym_state st)
 	sk->count[sym->state]--;
 	sk->count[st]++;
 	sym->state = st;
+	if (st >= SYM_SUCCEEDED) {
+		sym->dirty = 1;		/* its row goes to the store */
+		job_dirty(sk->job);
+	}
 	if (st == SYM_FETCHING)
 		job_start(sk->job);
 }
@@ -102,6 +106,8 @@ stockjob_archived(const struct archiver_result *r, void *arg)
 			log_warn("leftover %s: %s", r->entry, r->error);
 		return;
 	}
+	free(sym->xml);
+	sym->xml = NULL;
 	if (r->error != NULL)
 		stockjob_symbol_fail(sym, "archive", r->error);
 	else {
@@ -135,15 +141,19 @@ stockjob_convert_done(void *arg, enum pool_status status)
 
 	sym->convert = NULL;
 	if (status == POOL_CANCELED || sk->job->cancel) {
-		/* Not finished when the job was cancelled: not kept. */
+		/* Not finished when the job was cancelled: not kept. A stop
+		 * of the server is no cancel: the symbol is done again. */
 		unlink(t->xml);
-		stockjob_symbol_set(sym, SYM_CANCELED);
+		stockjob_symbol_set(sym, jobs_stopping(sj->jobs) &&
+		    !sk->job->cancel ? SYM_QUEUED : SYM_CANCELED);
 	} else if (t->rv != 0) {
 		stockjob_symbol_fail(sym, "bad_csv", t->err);
 	} else {
 		sym->rows = t->st.rows;
 		entry = names_entry(job_id(sk->job), sym->name);
 		archiver_add(sj->archiver, t->xml, entry, sym);
+		sym->xml = t->xml;
+		t->xml = NULL;
 		free(entry);
 		sj->unflushed++;
 		stockjob_symbol_set(sym, SYM_ARCHIVING);
@@ -179,13 +189,13 @@ stockjob_convert_start(struct stockjob *sj, struct symbol *sym, char *csv)
 
 /* A parked symbol will not be converted: its CSV goes. */
 void
-stockjob_unpark(struct stockjob *sj, struct symbol *sym)
+stockjob_unpark(struct stockjob *sj, struct symbol *sym, enum sym_state to)
 {
 	TAILQ_REMOVE(&sj->backlog, sym, backlog);
 	unlink(sym->parked);
 	free(sym->parked);
 	sym->parked = NULL;
-	stockjob_symbol_set(sym, SYM_CANCELED);
+	stockjob_symbol_set(sym, to);
 }
 
 /* --- fetching --- */
@@ -214,7 +224,9 @@ stockjob_fetch_done(void *arg, enum pool_status status)
 	    strcmp(t->res.code, "canceled") == 0) {
 		unlink(t->csv);
 		free(t->csv);
-		stockjob_symbol_set(sym, SYM_CANCELED);
+		/* A stop of the server is no cancel: fetched again later. */
+		stockjob_symbol_set(sym, jobs_stopping(sj->jobs) &&
+		    !sk->job->cancel ? SYM_QUEUED : SYM_CANCELED);
 	} else if (!t->res.ok) {
 		unlink(t->csv);
 		free(t->csv);
@@ -281,7 +293,8 @@ stockjob_dispatch(struct stockjob *sj)
 	struct symbol	*sym;
 	struct stock	*sk;
 
-	if (jobs_stopping(sj->jobs))
+	/* No source yet: resumed jobs wait for stockjob_set_source. */
+	if (jobs_stopping(sj->jobs) || sj->source == NULL)
 		return;
 	while ((sym = TAILQ_FIRST(&sj->backlog)) != NULL) {
 		if (stockjob_convert_start(sj, sym, sym->parked) != 0)

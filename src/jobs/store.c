@@ -287,7 +287,7 @@ store_put_job(struct store_txn *txn, const struct store_job *job)
 {
 	struct store_op	*op;
 
-	if (job->type == NULL || job->spec == NULL ||
+	if (job->type == NULL || (job->spec == NULL && job->id == 0) ||
 	    (job->id == 0 && txn->inserts > 0)) {
 		txn->error = -EINVAL;
 		return;

@@ -36,7 +36,9 @@ struct store_job {
 	int64_t		 finished_ms;
 	const char	*idem_key;	/* NULL: none */
 	const char	*idem_request;
-	const char	*spec;		/* the kind's description, never NULL */
+	const char	*spec;		/* the kind's description; NULL when
+					 * updating a job: type and spec kept */
+	uint64_t	 version;	/* the job's version when written */
 };
 
 /* One unit of a job's work. Strings are copied by store_put_item. */
@@ -107,7 +109,9 @@ int		 store_load(struct store *, store_job_fn *, store_item_fn *,
 struct store_txn *store_begin(struct store *);
 /*
  * Inserts (id 0, at most one a transaction: a second fails the
- * transaction with -EINVAL) or replaces a job's row.
+ * transaction with -EINVAL) or replaces a job's row; with spec NULL,
+ * updates an existing job's state, times, cancel, idempotency and
+ * version, keeping its type and spec.
  */
 void		 store_put_job(struct store_txn *, const struct store_job *);
 /* Inserts or replaces an item's row. */

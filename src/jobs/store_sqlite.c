@@ -55,6 +55,8 @@ static const char *const lite_migrations[] = {
 	"  idx INTEGER NOT NULL,"
 	"  data TEXT NOT NULL,"
 	"  PRIMARY KEY (job, idx)) WITHOUT ROWID;",
+	/* 2: the job's version, so a restart never shows an older one. */
+	"ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
 };
 #define LITE_VERSION \
 	((int)(sizeof lite_migrations / sizeof lite_migrations[0]))
@@ -65,6 +67,7 @@ enum lite_stmt {
 	LITE_ROLLBACK,
 	LITE_INSERT_JOB,
 	LITE_PUT_JOB,
+	LITE_UPDATE_JOB,
 	LITE_PUT_ITEM,
 	LITE_DELETE_JOB,
 	LITE_LOAD_JOBS,
@@ -74,23 +77,27 @@ enum lite_stmt {
 
 #define LITE_JOB_COLUMNS \
 	"type, state, cancel, created_ms, started_ms, finished_ms, " \
-	"idem_key, idem_request, spec"
+	"idem_key, idem_request, spec, version"
 
 static const char *const lite_sql[LITE_NSTMT] = {
 	[LITE_BEGIN] = "BEGIN IMMEDIATE",
 	[LITE_COMMIT] = "COMMIT",
 	[LITE_ROLLBACK] = "ROLLBACK",
 	[LITE_INSERT_JOB] = "INSERT INTO jobs (" LITE_JOB_COLUMNS ") "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[LITE_PUT_JOB] = "INSERT INTO jobs (id, " LITE_JOB_COLUMNS ") "
-	    "VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+	    "VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
 	    "ON CONFLICT (id) DO UPDATE SET type = excluded.type, "
 	    "state = excluded.state, cancel = excluded.cancel, "
 	    "created_ms = excluded.created_ms, "
 	    "started_ms = excluded.started_ms, "
 	    "finished_ms = excluded.finished_ms, "
 	    "idem_key = excluded.idem_key, "
-	    "idem_request = excluded.idem_request, spec = excluded.spec",
+	    "idem_request = excluded.idem_request, spec = excluded.spec, "
+	    "version = excluded.version",
+	[LITE_UPDATE_JOB] = "UPDATE jobs SET state = ?2, cancel = ?3, "
+	    "created_ms = ?4, started_ms = ?5, finished_ms = ?6, "
+	    "idem_key = ?7, idem_request = ?8, version = ?10 WHERE id = ?11",
 	[LITE_PUT_ITEM] = "INSERT INTO items (job, idx, data) "
 	    "VALUES (?1, ?2, ?3) "
 	    "ON CONFLICT (job, idx) DO UPDATE SET data = excluded.data",
@@ -418,6 +425,7 @@ lite_load(void *h, store_job_fn *job_fn, store_item_fn *item_fn, void *arg,
 		job.idem_key = lite_column_text(st, 7);
 		job.idem_request = lite_column_text(st, 8);
 		job.spec = lite_column_text(st, 9);
+		job.version = (uint64_t)sqlite3_column_int64(st, 10);
 		if (job.type == NULL || job.spec == NULL) {
 			rc = SQLITE_NOMEM;	/* NOT NULL columns */
 			break;
@@ -456,7 +464,7 @@ fail:
 	return -1;
 }
 
-/* Binds a job's columns ?1 to ?9. */
+/* Binds a job's columns ?1 to ?10. */
 static void
 lite_bind_job(sqlite3_stmt *st, const struct store_job *job)
 {
@@ -469,6 +477,7 @@ lite_bind_job(sqlite3_stmt *st, const struct store_job *job)
 	sqlite3_bind_text(st, 7, job->idem_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, job->idem_request, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, job->spec, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)job->version);
 }
 
 /* One transaction's changes, inside the open database transaction. */
@@ -485,10 +494,11 @@ lite_apply(struct lite *l, struct store_txn *txn)
 		switch (op->kind) {
 		case STORE_OP_PUT_JOB:
 			st = l->st[op->job.id == 0 ? LITE_INSERT_JOB :
+			    op->job.spec == NULL ? LITE_UPDATE_JOB :
 			    LITE_PUT_JOB];
 			lite_bind_job(st, &op->job);
 			if (op->job.id != 0)
-				sqlite3_bind_int64(st, 10,
+				sqlite3_bind_int64(st, 11,
 				    (sqlite3_int64)op->job.id);
 			if ((rc = lite_run(st)) != SQLITE_DONE)
 				return rc;

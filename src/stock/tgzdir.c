@@ -130,6 +130,23 @@ tgzdir_count_entries(struct tgzdir *td, const char *name)
 	return n;
 }
 
+int
+tgzdir_entries(struct tgzdir *td, const char *name, tgzdir_entry_fn *fn,
+    void *arg)
+{
+	struct archive		*a;
+	struct archive_entry	*e;
+	char			 err[256];
+	int			 rc;
+
+	if ((a = tgzdir_open_archive(td, name, err, sizeof err)) == NULL)
+		return -EIO;
+	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK)
+		fn(archive_entry_pathname(e), arg);
+	archive_read_free(a);
+	return rc == ARCHIVE_EOF ? 0 : -EIO;
+}
+
 /* The cached count of `name`, or -1. */
 static long long
 tgzdir_cached(struct tgzdir *td, const char *name)

@@ -39,6 +39,13 @@ int		 tgzdir_read(struct tgzdir *, const char *archive,
 		    const char *entry, size_t max, char **data, size_t *len,
 		    char *err, size_t errlen);
 /*
+ * Any thread (blocking). fn for the name of every entry of the archive
+ * `name`, in order: 0, or -EIO when it cannot be read to its end.
+ */
+typedef void	tgzdir_entry_fn(const char *entry, void *arg);
+int		 tgzdir_entries(struct tgzdir *, const char *name,
+		    tgzdir_entry_fn *fn, void *arg);
+/*
  * Opens the archive `name` (checked with tgzdir_name_ok) for sending: 0
  * with *fd (caller closes) and *size, or -ENOENT.
  */

@@ -80,6 +80,14 @@ workdir_recover(const struct workdir *wd, workdir_leftover_fn *fn,
 	if ((d = opendir(wd->xml_dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") !=
+		    NULL) {
+			/* A conversion the earlier run did not finish. */
+			xasprintf(&path, "%s/%s", wd->xml_dir, de->d_name);
+			unlink(path);
+			free(path);
+			continue;
+		}
 		if ((entry = names_entry_of_work_file(de->d_name)) == NULL)
 			continue;
 		xasprintf(&path, "%s/%s", wd->xml_dir, de->d_name);

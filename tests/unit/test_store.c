@@ -535,6 +535,101 @@ test_refused(void)
 	close_store(s);
 }
 
+/* --- versions, updates that keep the spec, and migrations --- */
+
+struct versions {
+	uint64_t	version[8];
+	char		spec[8][64];
+	int		state[8];
+	unsigned	n;
+};
+
+static int
+load_version(const struct store_job *j, void *arg, char *err, size_t errlen)
+{
+	struct versions	*v = arg;
+
+	if (v->n < 8) {
+		v->version[v->n] = j->version;
+		v->state[v->n] = j->state;
+		snprintf(v->spec[v->n], sizeof v->spec[0], "%s", j->spec);
+		v->n++;
+	}
+	return 0;
+}
+
+static int
+load_no_item(const struct store_item *it, void *arg, char *err,
+    size_t errlen)
+{
+	return 0;
+}
+
+static void
+test_versions(void)
+{
+	struct store		*s;
+	struct store_txn	*txn;
+	struct store_job	 j;
+	struct versions		 v = { .n = 0 };
+	struct done		 d;
+	char			 path[512], spec[600], err[256];
+	sqlite3			*db;
+
+	snprintf(path, sizeof path, "%s/versions.db", top);
+	snprintf(spec, sizeof spec, "sqlite:%s", path);
+	if ((s = open_store(spec, err, sizeof err)) == NULL)
+		bail("store_open: %s", err);
+	txn = store_begin(s);
+	j = job_row(0, "stock", 0, NULL, "{\"symbols\":[\"V\"]}");
+	j.version = 3;
+	store_put_job(txn, &j);
+	d = commit_wait(txn);
+	txn = store_begin(s);
+	j = job_row(d.id, "stock", 2, NULL, NULL);	/* spec kept */
+	j.version = 9;
+	store_put_job(txn, &j);
+	d = commit_wait(txn);
+	ok(d.error == 0, "an update without a spec commits");
+	close_store(s);
+	if ((s = open_store(spec, err, sizeof err)) == NULL)
+		bail("store_open: %s", err);
+	store_load(s, load_version, load_no_item, &v, err, sizeof err);
+	close_store(s);
+	ok(v.n == 1 && v.version[0] == 9 && v.state[0] == 2 &&
+	    strcmp(v.spec[0], "{\"symbols\":[\"V\"]}") == 0,
+	    "the version and state are written, the spec is kept");
+
+	/* A database of schema version 1 moves to the current one. */
+	snprintf(path, sizeof path, "%s/v1.db", top);
+	snprintf(spec, sizeof spec, "sqlite:%s", path);
+	if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db,
+	    "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " type TEXT NOT NULL, state INTEGER NOT NULL,"
+	    " cancel INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+	    " started_ms INTEGER NOT NULL DEFAULT 0,"
+	    " finished_ms INTEGER NOT NULL DEFAULT 0, idem_key TEXT UNIQUE,"
+	    " idem_request TEXT, spec TEXT NOT NULL);"
+	    "CREATE TABLE items (job INTEGER NOT NULL REFERENCES jobs(id)"
+	    " ON DELETE CASCADE, idx INTEGER NOT NULL, data TEXT NOT NULL,"
+	    " PRIMARY KEY (job, idx)) WITHOUT ROWID;"
+	    "INSERT INTO jobs (type, state, created_ms, spec)"
+	    " VALUES ('stock', 2, 1, '{\"old\":1}');"
+	    "PRAGMA user_version = 1;", NULL, NULL, NULL) != SQLITE_OK)
+		bail("making a version 1 database");
+	sqlite3_close(db);
+	v.n = 0;
+	s = open_store(spec, err, sizeof err);
+	ok(s != NULL, "a version 1 database opens (migrated): %s", err);
+	if (s != NULL) {
+		store_load(s, load_version, load_no_item, &v, err,
+		    sizeof err);
+		close_store(s);
+	}
+	ok(v.n == 1 && v.version[0] == 1 &&
+	    strcmp(v.spec[0], "{\"old\":1}") == 0,
+	    "its job is there, at version 1");
+}
 #endif /* HAVE_SQLITE */
 
 static int
@@ -570,6 +665,7 @@ main(void)
 	test_group_commit();
 	test_idempotency();
 	test_refused();
+	test_versions();
 #endif
 
 	event_free(tick);
