@@ -259,13 +259,14 @@ def test_full_disk():
             _, _, _, a = post_job(srv, ["AAPL"])
             wait_job(srv, a["id"])
             filler = os.path.join(dd, "filler")
-            with open(filler, "wb") as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 65536)
-                        f.flush()
-                except OSError:
-                    pass
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while True:     # unbuffered: ENOSPC shows here
+                    os.write(fd, b"\0" * 65536)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
             st, hd, body, _ = post_job(srv, ["FULL"])
             check_problem(t, "a submission on a full disk", st, hd, body,
                           503)
