@@ -394,6 +394,7 @@ jobs_created(void *arg, int error, uint64_t id)
 		js->pending -= c->units;
 		log_info("jobs: a new job was not stored: %s",
 		    strerror(-error));
+		c->kind->drop(c->data);
 	} else {
 		job = job_new(js, c->kind, id, JOB_QUEUED);
 		job->data = c->data;
@@ -402,6 +403,7 @@ jobs_created(void *arg, int error, uint64_t id)
 		job->idem_key = c->idem_key;
 		job->idem_request = c->idem_request;
 		c->idem_key = c->idem_request = NULL;
+		job->kind->begin(job);
 	}
 	c->fn(job, error, c->arg);
 	free(c->idem_key);

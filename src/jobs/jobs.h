@@ -69,6 +69,9 @@ const char	*job_state_name(int);
 /* A state's number from its name, or -1. */
 int		 job_state_parse(const char *);
 
+/* A new job, or NULL and a negative errno, once the store has it. */
+typedef void	job_created_fn(struct job *, int error, void *arg);
+
 /* One-shot: fn runs at the job's next change (or finish). */
 typedef void	job_change_fn(struct job *, void *arg);
 struct job_waiter *job_wait(struct job *, job_change_fn *, void *arg);

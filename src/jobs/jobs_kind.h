@@ -37,6 +37,10 @@ struct job_kind {
 	void		(*json)(const struct job *, json_t *obj, int detail);
 	/* Frees job->data. */
 	void		(*free)(struct job *);
+	/* The new job is stored (job->id is known): its work may start. */
+	void		(*begin)(struct job *);
+	/* A record given to job_create whose job was never stored. */
+	void		(*drop)(void *data);
 	/*
 	 * Writes the rows of the job's items that changed since the last
 	 * save (all of them with all set, after a failed save) into txn.
@@ -76,8 +80,6 @@ struct job {
 	int			 save_all;	/* a save failed: write it all */
 };
 
-/* The job, or NULL and a negative errno, once its rows are committed. */
-typedef void	job_created_fn(struct job *, int error, void *arg);
 
 /* The kind's engine, for jobs of its type found in the store at start. */
 void		 jobs_add_kind(struct jobs *, const struct job_kind *,
@@ -86,9 +88,10 @@ void		 jobs_add_kind(struct jobs *, const struct job_kind *,
  * A new queued job of `units` pending work, `data` its kind's record and
  * `spec` the description it is restored from: -EAGAIN at once when the
  * server holds its limit of pending work; else 0, and fn gets the job
- * (with its id) once the store has committed it with its idempotency key
- * (NULL: none), or NULL and the store's error (-EEXIST: the key is
- * taken) - then data is the caller's to free.
+ * (with its id, after the kind's begin) once the store has committed it
+ * with its idempotency key (NULL: none), or NULL and the store's error
+ * (-EEXIST: the key is taken; data then went to the kind's drop). On
+ * -EAGAIN data is still the caller's.
  */
 int		 job_create(struct jobs *, const struct job_kind *, void *data,
 		    unsigned units, const char *spec, const char *idem_key,

@@ -231,60 +231,36 @@ searchjob_queue(struct search *se)
 	searchjob_dispatch(se->engine);
 }
 
-/* A submission on its way into the store. */
-struct searchjob_submission {
-	struct search		*search;
-	searchjob_submitted_fn	*fn;
-	void			*arg;
-};
-
+/* Frees a search's record (its job, if any, is the table's). */
 static void
-searchjob_created(struct job *job, int error, void *arg)
+searchjob_record_free(struct search *se)
 {
-	struct searchjob_submission	*sub = arg;
-	struct search			*se = sub->search;
+	size_t	i;
 
-	if (job == NULL) {
-		free(se->chunks);
-		free(se->dones);
-		free(se);
-	} else {
-		se->job = job;
-		log_info("job %" PRIu64 ": Armstrong numbers in [%" PRIu64
-		    ", %" PRIu64 "), %zu chunks by %s", job->id, se->from,
-		    se->to, se->nchunks, se->chunks[0].method ==
-		    ARMSTRONG_SCAN ? "scan" : "multisets");
-		searchjob_queue(se);
-	}
-	sub->fn(job, error, sub->arg);
-	free(sub);
+	for (i = 0; i < se->nchunks; i++)
+		free(se->dones[i].found);
+	free(se->dones);
+	free(se->chunks);
+	free(se->found);
+	free(se);
 }
 
 int
 searchjob_submit(struct searchjob *sj, uint64_t from, uint64_t to,
     const char *idem_key, const char *idem_request,
-    searchjob_submitted_fn *fn, void *arg)
+    job_created_fn *fn, void *arg)
 {
-	struct searchjob_submission	*sub;
-	struct search			*se;
-	char				 spec[96];
-	int				 error;
+	struct search	*se;
+	char		 spec[96];
+	int		 error;
 
 	se = searchjob_plan(sj, from, to, sj->workers);
 	snprintf(spec, sizeof spec, "{\"from\":%" PRIu64 ",\"to\":%" PRIu64
 	    ",\"workers\":%u}", from, to, sj->workers);
-	sub = xcalloc(1, sizeof *sub);
-	sub->search = se;
-	sub->fn = fn;
-	sub->arg = arg;
 	error = job_create(sj->jobs, &searchjob_kind, se, 1, spec, idem_key,
-	    idem_request, searchjob_created, sub);
-	if (error != 0) {
-		free(sub);
-		free(se->chunks);
-		free(se->dones);
-		free(se);
-	}
+	    idem_request, fn, arg);
+	if (error != 0)
+		searchjob_record_free(se);
 	return error;
 }
 
@@ -346,15 +322,28 @@ static void
 searchjob_free_job(struct job *job)
 {
 	struct search	*se = job->data;
-	size_t		 i;
 
 	searchjob_unqueue(se);
-	for (i = 0; i < se->nchunks; i++)
-		free(se->dones[i].found);
-	free(se->dones);
-	free(se->chunks);
-	free(se->found);
-	free(se);
+	searchjob_record_free(se);
+}
+
+static void
+searchjob_begin(struct job *job)
+{
+	struct search	*se = job->data;
+
+	se->job = job;
+	log_info("job %" PRIu64 ": Armstrong numbers in [%" PRIu64 ", %"
+	    PRIu64 "), %zu chunks by %s", job->id, se->from, se->to,
+	    se->nchunks, se->chunks[0].method == ARMSTRONG_SCAN ? "scan" :
+	    "multisets");
+	searchjob_queue(se);
+}
+
+static void
+searchjob_drop(void *data)
+{
+	searchjob_record_free(data);
 }
 
 static void
@@ -461,6 +450,8 @@ static const struct job_kind searchjob_kind = {
 	.settled = searchjob_settled,
 	.json = searchjob_json,
 	.free = searchjob_free_job,
+	.begin = searchjob_begin,
+	.drop = searchjob_drop,
 	.save = searchjob_save,
 	.restore = searchjob_restore,
 	.restore_item = searchjob_restore_item,

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "jobs/jobs.h"
+
 struct job;
 struct jobs;
 struct pool;
@@ -13,8 +15,6 @@ struct searchjob;
 /* Searches of the table's, run on `cpu` (which has `workers` threads). */
 struct searchjob *searchjob_new(struct jobs *, struct pool *cpu,
 		    unsigned workers);
-/* The job once stored (with its id), or NULL and the store's error. */
-typedef void	searchjob_submitted_fn(struct job *, int error, void *arg);
 /*
  * A search for Armstrong numbers in [from, to): -EAGAIN at once when the
  * server holds its limit of unfinished work (a search counts as one
@@ -22,7 +22,7 @@ typedef void	searchjob_submitted_fn(struct job *, int error, void *arg);
  */
 int		 searchjob_submit(struct searchjob *, uint64_t from,
 		    uint64_t to, const char *idem_key,
-		    const char *idem_request, searchjob_submitted_fn *fn,
+		    const char *idem_request, job_created_fn *fn,
 		    void *arg);
 /* After the cpu pool is joined and jobs_free. */
 void		 searchjob_free(struct searchjob *);

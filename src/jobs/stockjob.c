@@ -95,41 +95,17 @@ stockjob_queue(struct stock *sk)
 	stockjob_dispatch(sk->engine);
 }
 
-/* A submission on its way into the store. */
-struct stockjob_submission {
-	struct stock		*stock;
-	stockjob_submitted_fn	*fn;
-	void			*arg;
-};
-
-static void
-stockjob_created(struct job *job, int error, void *arg)
-{
-	struct stockjob_submission	*sub = arg;
-	struct stock			*sk = sub->stock;
-
-	if (job == NULL)
-		stockjob_record_free(sk);
-	else {
-		sk->job = job;
-		log_info("job %llu: %u symbols", (unsigned long long)job->id,
-		    sk->nsym);
-		stockjob_queue(sk);
-	}
-	sub->fn(job, error, sub->arg);
-	free(sub);
-}
 
 int
 stockjob_submit(struct stockjob *sj, const char *const *symbols,
     unsigned n, const char *idem_key, const char *idem_request,
-    stockjob_submitted_fn *fn, void *arg)
+    job_created_fn *fn, void *arg)
 {
-	struct stockjob_submission	*sub;
-	json_t				*arr, *obj;
-	char				*spec;
-	unsigned			 i;
-	int				 error;
+	struct stock	*sk;
+	json_t		*arr, *obj;
+	char		*spec;
+	unsigned	 i;
+	int		 error;
 
 	arr = json_array();
 	for (i = 0; i < n; i++)
@@ -138,17 +114,12 @@ stockjob_submit(struct stockjob *sj, const char *const *symbols,
 	if (obj == NULL || (spec = json_dumps(obj, JSON_COMPACT)) == NULL)
 		fatalx("stockjob: json_dumps");
 	json_decref(obj);
-	sub = xcalloc(1, sizeof *sub);
-	sub->stock = stockjob_record(sj, symbols, n);
-	sub->fn = fn;
-	sub->arg = arg;
-	error = job_create(sj->jobs, &stockjob_kind, sub->stock, n, spec,
-	    idem_key, idem_request, stockjob_created, sub);
+	sk = stockjob_record(sj, symbols, n);
+	error = job_create(sj->jobs, &stockjob_kind, sk, n, spec, idem_key,
+	    idem_request, fn, arg);
 	free(spec);
-	if (error != 0) {
-		stockjob_record_free(sub->stock);
-		free(sub);
-	}
+	if (error != 0)
+		stockjob_record_free(sk);
 	return error;
 }
 
@@ -315,6 +286,23 @@ stockjob_free_job(struct job *job)
 	stockjob_record_free(sk);
 }
 
+static void
+stockjob_begin(struct job *job)
+{
+	struct stock	*sk = job->data;
+
+	sk->job = job;
+	log_info("job %llu: %u symbols", (unsigned long long)job->id,
+	    sk->nsym);
+	stockjob_queue(sk);
+}
+
+static void
+stockjob_drop(void *data)
+{
+	stockjob_record_free(data);
+}
+
 /* A finished symbol's row: what its JSON shows, and its entry. */
 static char *
 stockjob_item(const struct symbol *sym)
@@ -472,6 +460,8 @@ static const struct job_kind stockjob_kind = {
 	.settled = stockjob_settled,
 	.json = stockjob_json,
 	.free = stockjob_free_job,
+	.begin = stockjob_begin,
+	.drop = stockjob_drop,
 	.save = stockjob_save,
 	.restore = stockjob_restore,
 	.restore_item = stockjob_restore_item,

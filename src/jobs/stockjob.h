@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jobs/jobs.h"
+
 struct compq;
 struct job;
 struct jobs;
@@ -39,8 +41,6 @@ struct stockjob	*stockjob_new(struct jobs *, struct compq *,
 		    const struct stockjob_config *, char *err, size_t errlen);
 /* The URL template ("...{symbol}..."); set before the first job. */
 void		 stockjob_set_source(struct stockjob *, const char *);
-/* The job once stored (with its id), or NULL and the store's error. */
-typedef void	stockjob_submitted_fn(struct job *, int error, void *arg);
 /*
  * A job for n symbols (already validated and distinct): -EAGAIN at once
  * when the server holds its limit of unfinished symbols; else 0, and fn
@@ -48,7 +48,7 @@ typedef void	stockjob_submitted_fn(struct job *, int error, void *arg);
  */
 int		 stockjob_submit(struct stockjob *, const char *const *symbols,
 		    unsigned n, const char *idem_key, const char *idem_request,
-		    stockjob_submitted_fn *fn, void *arg);
+		    job_created_fn *fn, void *arg);
 /*
  * Start-up, after jobs_load and before jobs_resume: symbols found in
  * archives the store did not hear of are settled, converted files an
