@@ -1,54 +1,55 @@
-// stockcam dashboard: polls the server's own figures.
-"use strict";
+// app.js - the dashboard's entry: hash routes, the connection badge.
+import { connect, reload, on, store } from "./events.js";
+import { jobsView } from "./jobs.js";
+import { jobView } from "./job.js";
+import { newView } from "./new.js";
+import { archivesView } from "./archives.js";
+import { cameraView } from "./camera.js";
+import { serverView } from "./server.js";
 
-const $ = (sel) => document.querySelector(sel);
+const routes = [
+  [/^#\/jobs\/(\d+)$/, jobView, "Job"],
+  [/^#\/jobs$/, jobsView, "Jobs"],
+  [/^#\/new$/, newView, "New job"],
+  [/^#\/archives$/, archivesView, "Archives"],
+  [/^#\/camera$/, cameraView, "Camera"],
+  [/^#\/server$/, serverView, "Server"],
+];
 
-function fmtUptime(s) {
-  s = Math.floor(s);
-  const d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24,
-    m = Math.floor(s / 60) % 60;
-  return (d ? d + "d " : "") + (h ? h + "h " : "") + m + "m " + (s % 60) + "s";
-}
+const main = document.getElementById("view");
+let leave = null, first = true;
 
-function renderStats(st) {
-  const rows = [
-    ["uptime", fmtUptime(st.uptime_s)],
-    ["connections now", st.connections.now],
-    ["connections total", st.connections.total],
-    ["connections refused", st.connections.rejected],
-    ["requests", st.requests.total],
-    ["2xx / 4xx / 5xx", `${st.requests["2xx"]} / ${st.requests["4xx"]} / ${st.requests["5xx"]}`],
-  ];
-  $("#server").replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement("dt"), dd = document.createElement("dd");
-    dt.textContent = k;
-    dd.textContent = v;
-    return [dt, dd];
-  }));
-  $("#pools tbody").replaceChildren(...Object.entries(st.pools).map(([name, p]) => {
-    const tr = document.createElement("tr");
-    for (const v of [name, p.threads, p.busy, p.queued, p.queue_depth, p.completed]) {
-      const td = document.createElement("td");
-      td.textContent = v;
-      tr.append(td);
-    }
-    return tr;
-  }));
-}
-
-async function refresh() {
-  const badge = $("#health");
-  try {
-    const r = await fetch("/api/stats", { cache: "no-store" });
-    if (!r.ok) throw new Error(r.status);
-    renderStats(await r.json());
-    badge.textContent = "up";
-    badge.className = "badge ok";
-  } catch (e) {
-    badge.textContent = "unreachable";
-    badge.className = "badge down";
+function route() {
+  if (!routes.some(([re]) => re.test(location.hash))) {
+    history.replaceState(null, "", "#/jobs");
   }
+  const hash = location.hash;
+  const [re, view, title] = routes.find(([r]) => r.test(hash));
+  if (leave) leave();
+  main.replaceChildren();
+  leave = view(main, ...hash.match(re).slice(1)) || null;
+  document.title = `${title} · stockcam`;
+  const section = "#/" + hash.split("/")[1];
+  for (const a of document.querySelectorAll("nav a")) {
+    if (a.getAttribute("href") === section) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  // Keyboard and screen-reader users land on the new view.
+  if (!first) main.focus({ preventScroll: true });
+  first = false;
 }
 
-refresh();
-setInterval(refresh, 2000);
+const badge = document.getElementById("conn");
+function showConn(state) {
+  badge.textContent = state;
+  badge.dataset.state = state;
+  badge.title = { live: "live updates from the server", reconnecting: "connection lost, reconnecting",
+    offline: "no live updates from the server", connecting: "connecting" }[state] || state;
+}
+on("conn", showConn);
+showConn(store.conn);
+
+window.addEventListener("hashchange", route);
+connect();
+reload();
+route();
