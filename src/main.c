@@ -23,6 +23,7 @@
 
 #include "api/api.h"
 #include "api/api_camera.h"
+#include "api/api_events.h"
 #include "api/api_files.h"
 #include "api/api_jobs.h"
 #include "api/assets.h"
@@ -63,6 +64,7 @@ struct app {
 	struct api_files	*api_files;
 	struct camera		*camera;
 	struct api_camera	*api_camera;
+	struct api_events	*api_events;
 	struct http_server	*http;
 	struct api_server	 figures;
 };
@@ -209,6 +211,8 @@ main(int argc, char **argv)
 	app.figures.cpu_pool = app.cpu_pool;
 	app.figures.jobs = app.jobs;
 	app.figures.stock = app.stock;
+	app.figures.max_symbols = opt.max_symbols;
+	app.figures.max_body_size = opt.http.max_body_size;
 	api_register(app.router, &app.figures);
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
 	    app.stock, app.search, opt.max_symbols);
@@ -225,6 +229,8 @@ main(int argc, char **argv)
 	}
 	app.api_camera = api_camera_register(app.router, app.camera,
 	    opt.max_viewers);
+	app.api_events = api_events_register(app.router, app.base,
+	    &app.figures, app.api_camera);
 	app.assets = assets_register(app.router);
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
@@ -262,6 +268,7 @@ main(int argc, char **argv)
 out:
 	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
+	api_events_forget_camera(app.api_events);
 	api_camera_free(app.api_camera);	/* its viewers are closed */
 	camera_free(app.camera);
 	if (app.jobs != NULL)
@@ -279,6 +286,7 @@ out:
 	jobs_free(app.jobs);
 	searchjob_free(app.search);
 	stockjob_free(app.stock);
+	api_events_free(app.api_events);	/* after what it watches */
 	api_files_free(app.api_files);
 	api_jobs_free(app.api_jobs);
 	pool_free(app.cpu_pool);

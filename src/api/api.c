@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include "jobs/stockjob.h"
 #include "lib/mono.h"
 #include "lib/pool.h"
+#include "stock/names.h"
 
 
 static void
@@ -42,11 +44,9 @@ api_pool_json(struct pool *pool)
 	    "rejected", (json_int_t)st.rejected);
 }
 
-static void
-api_stats(struct http_request *req, const struct router_params *params,
-    void *arg)
+json_t *
+api_stats_json(const struct api_server *sv)
 {
-	const struct api_server	*sv = arg;
 	struct http_stats	 hs;
 	struct jobs_stats	 js;
 	struct stockjob_stats	 ss;
@@ -54,10 +54,10 @@ api_stats(struct http_request *req, const struct router_params *params,
 	http_server_get_stats(sv->http, &hs);
 	jobs_get_stats(sv->jobs, &js);
 	stockjob_get_stats(sv->stock, &ss);
-	reply_json(req, 200, json_pack(
+	return json_pack(
 	    "{s:f, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
 	    " s:{s:o, s:o, s:o},"
-	    " s:{s:I, s:I, s:I, s:I, s:I},"
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "uptime_s", mono_since_s(&sv->started),
 	    "connections",
@@ -81,13 +81,38 @@ api_stats(struct http_request *req, const struct router_params *params,
 		"succeeded", (json_int_t)js.jobs_by_state[JOB_SUCCEEDED],
 		"failed", (json_int_t)js.jobs_by_state[JOB_FAILED],
 		"canceled", (json_int_t)js.jobs_by_state[JOB_CANCELED],
+		"created", (json_int_t)js.created,
 	    "symbols",
 		"pending", (json_int_t)js.pending,
 		"fetching", (json_int_t)ss.fetching,
 		"converting", (json_int_t)ss.converting,
 		"archiving", (json_int_t)ss.archiving,
 		"succeeded", (json_int_t)ss.symbols_succeeded,
-		"failed", (json_int_t)ss.symbols_failed));
+		"failed", (json_int_t)ss.symbols_failed);
+}
+
+static void
+api_stats(struct http_request *req, const struct router_params *params,
+    void *arg)
+{
+	reply_json(req, 200, api_stats_json(arg));
+}
+
+/* What a client needs to check a job before it is sent. */
+static void
+api_config(struct http_request *req, const struct router_params *params,
+    void *arg)
+{
+	const struct api_server	*sv = arg;
+	char			 pattern[80];
+
+	snprintf(pattern, sizeof pattern,
+	    "^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,%d}$", NAMES_SYMBOL_MAX - 1);
+	reply_json(req, 200, json_pack("{s:I, s:I, s:s, s:I}",
+	    "max_symbols", (json_int_t)sv->max_symbols,
+	    "symbol_max_len", (json_int_t)NAMES_SYMBOL_MAX,
+	    "symbol_pattern", pattern,
+	    "max_body_size", (json_int_t)sv->max_body_size));
 }
 
 void
@@ -95,4 +120,5 @@ api_register(struct router *r, struct api_server *sv)
 {
 	router_add(r, HTTP_GET, "/api/health", api_health, sv);
 	router_add(r, HTTP_GET, "/api/stats", api_stats, sv);
+	router_add(r, HTTP_GET, "/api/config", api_config, sv);
 }

@@ -2,7 +2,10 @@
 #ifndef SC_API_H
 #define SC_API_H
 
+#include <stddef.h>
 #include <time.h>
+
+#include <jansson.h>
 
 struct http_server;
 struct jobs;
@@ -19,9 +22,13 @@ struct api_server {
 	struct pool		*fetch_pool;
 	struct pool		*convert_pool;
 	struct pool		*cpu_pool;
+	unsigned		 max_symbols;	/* for /api/config */
+	size_t			 max_body_size;
 };
 
-/* GET /api/health and GET /api/stats. */
-void	api_register(struct router *, struct api_server *);
+/* GET /api/health, /api/stats and /api/config. */
+void	 api_register(struct router *, struct api_server *);
+/* The figures of /api/stats. */
+json_t	*api_stats_json(const struct api_server *);
 
 #endif

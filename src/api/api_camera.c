@@ -187,27 +187,12 @@ api_camera_snapshot(struct http_request *req,
 	sn->sub = camera_subscribe(api->cam, snap_frame, sn);
 }
 
-static void
-api_camera_info(struct http_request *req, const struct router_params *params,
-    void *arg)
+json_t *
+api_camera_json(struct api_camera *api)
 {
-	struct api_camera	*api = arg;
 	struct camera_stats	 st;
-	struct viewer		*vw;
-	struct timespec		 now;
-	json_t			*arr, *o;
-	double			 age;
+	json_t			*o;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	arr = json_array();
-	LIST_FOREACH(vw, &api->viewers, entry) {
-		age = mono_diff_s(&vw->since, &now);
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:f}",
-		    "peer", http_request_peer(vw->req),
-		    "frames", (json_int_t)vw->sent,
-		    "skipped", (json_int_t)vw->skipped,
-		    "fps", age > 0 ? (double)vw->sent / age : 0.0));
-	}
 	camera_stats(api->cam, &st);
 	o = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I,"
 	    " s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
@@ -231,6 +216,30 @@ api_camera_info(struct http_request *req, const struct router_params *params,
 	    "encode_ms", st.encode_ms);
 	if (o == NULL)
 		fatalx("api_camera: cannot build the /api/camera reply");
+	return o;
+}
+
+static void
+api_camera_info(struct http_request *req, const struct router_params *params,
+    void *arg)
+{
+	struct api_camera	*api = arg;
+	struct viewer		*vw;
+	struct timespec		 now;
+	json_t			*arr, *o;
+	double			 age;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	arr = json_array();
+	LIST_FOREACH(vw, &api->viewers, entry) {
+		age = mono_diff_s(&vw->since, &now);
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:f}",
+		    "peer", http_request_peer(vw->req),
+		    "frames", (json_int_t)vw->sent,
+		    "skipped", (json_int_t)vw->skipped,
+		    "fps", age > 0 ? (double)vw->sent / age : 0.0));
+	}
+	o = api_camera_json(api);
 	json_object_set_new(o, "per_viewer", arr);
 	reply_json(req, 200, o);
 }

@@ -31,6 +31,7 @@
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
+#include "jobs/job_json.h"
 #include "jobs/jobs.h"
 #include "jobs/stockjob.h"
 #include "lib/log.h"
@@ -246,6 +247,16 @@ files_list_work(struct files_task *t)
 	t->error = tgzdir_list(t->dir, &t->items, &t->count);
 }
 
+static json_t *
+api_files_time(const struct timespec *ts)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ts->tv_sec;
+	tv.tv_usec = (suseconds_t)(ts->tv_nsec / 1000);
+	return job_json_time(&tv);
+}
+
 static void
 files_list_reply(struct files_task *t, struct http_request *req)
 {
@@ -259,10 +270,11 @@ files_list_reply(struct files_task *t, struct http_request *req)
 	}
 	arr = json_array();
 	for (i = 0; i < t->count; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I}",
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:o}",
 		    "name", t->items[i].name,
 		    "bytes", (json_int_t)t->items[i].bytes,
-		    "entries", (json_int_t)t->items[i].entries));
+		    "entries", (json_int_t)t->items[i].entries,
+		    "mtime", api_files_time(&t->items[i].mtime)));
 	reply_json(req, 200, json_pack("{s:o}", "archives", arr));
 }
 

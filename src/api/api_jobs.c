@@ -39,6 +39,8 @@
 #define WAIT_MAX_S	60
 #define LIST_DEFAULT	20
 #define LIST_MAX	100
+#define SYMBOLS_DEFAULT	100
+#define SYMBOLS_MAX	1000
 
 struct waiter {
 	LIST_ENTRY(waiter)	 entry;
@@ -110,9 +112,22 @@ struct deferred {
 	int			 state;		/* a list: its query */
 	long			 limit;
 	uint64_t		 before;
+	const char		*q;		/* the request's, or NULL */
+	int			 symbols;	/* a page of the job's symbols */
+	struct stockjob_query	 sq;
 };
 
 static void	api_jobs_list_reply(struct deferred *);
+static void	api_jobs_symbols_reply(struct deferred *, struct job *);
+
+/* ?view=summary: the job without its items. */
+static int
+summary_view(struct http_request *req)
+{
+	const char	*v = http_request_query(req, "view");
+
+	return v != NULL && strcmp(v, "summary") == 0;
+}
 
 static void
 deferred_gone(struct http_request *req, void *arg)
@@ -142,7 +157,11 @@ deferred_synced(void *arg)
 				    d->id);
 				http_reply_header(d->req, "Location", loc);
 			}
-			reply_json(d->req, d->status, job_json(job, 1));
+			if (d->symbols)
+				api_jobs_symbols_reply(d, job);
+			else
+				reply_json(d->req, d->status, job_json(job,
+				    !summary_view(d->req)));
 		}
 	}
 	free(d);
@@ -522,6 +541,12 @@ api_jobs_get(struct http_request *req, const struct router_params *params,
 
 	if ((job = find_job(api, req, params)) == NULL)
 		return;
+	if ((vs = http_request_query(req, "view")) != NULL &&
+	    strcmp(vs, "summary") != 0 && strcmp(vs, "full") != 0) {
+		reply_problem(req, 400, "view: '%s' is not summary or full",
+		    vs);
+		return;
+	}
 	if ((ws = http_request_query(req, "wait")) == NULL) {
 		api_jobs_reply(api, req, 200, job);
 		return;
@@ -615,11 +640,104 @@ api_jobs_list(struct http_request *req, const struct router_params *params,
 		    "next_cursor", s);
 		return;
 	}
+	if ((s = http_request_query(req, "q")) != NULL && *s == '\0')
+		s = NULL;
 	d = deferred_new(api, req);
 	d->state = state;
 	d->limit = limit;
 	d->before = before;
+	d->q = s;
 	jobs_sync(api->jobs, deferred_synced, d);
+}
+
+/* A count from a query: 0 with *v, or -1 with a reply made. */
+static int
+query_count(struct http_request *req, const char *name, size_t min,
+    size_t max, size_t *v)
+{
+	const char		*s = http_request_query(req, name);
+	char			*end;
+	unsigned long long	 n;
+
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || n < min ||
+	    n > max) {
+		reply_problem(req, 400, "%s: '%s' is not a whole number from "
+		    "%zu to %zu", name, s, min, max);
+		return -1;
+	}
+	*v = (size_t)n;
+	return 0;
+}
+
+/* --- GET /api/jobs/{id}/symbols --- */
+
+static void
+api_jobs_symbols(struct http_request *req, const struct router_params *params,
+    void *arg)
+{
+	struct api_jobs		*api = arg;
+	struct stockjob_query	 sq = { 0, SYMBOLS_DEFAULT, -1, NULL, 0 };
+	struct deferred		*d;
+	struct job		*job;
+	const char		*s;
+
+	if ((job = find_job(api, req, params)) == NULL)
+		return;
+	if (strcmp(job_type(job), "stock") != 0) {
+		reply_problem(req, 404, "job %" PRIu64 " is a %s job: it has "
+		    "no symbols", job_id(job), job_type(job));
+		return;
+	}
+	if (query_count(req, "offset", 0, SIZE_MAX / 2, &sq.offset) != 0 ||
+	    query_count(req, "limit", 1, SYMBOLS_MAX, &sq.limit) != 0)
+		return;
+	if ((s = http_request_query(req, "state")) != NULL &&
+	    (sq.state = stockjob_symbol_state(s)) < 0) {
+		reply_problem(req, 400, "state: '%s' is not one of queued, "
+		    "fetching, converting, archiving, succeeded, failed, "
+		    "canceled", s);
+		return;
+	}
+	if ((s = http_request_query(req, "order")) != NULL) {
+		if (strcmp(s, "failed") != 0 && strcmp(s, "index") != 0) {
+			reply_problem(req, 400, "order: '%s' is not index or "
+			    "failed (failed symbols first)", s);
+			return;
+		}
+		sq.failed_first = strcmp(s, "failed") == 0;
+	}
+	if ((s = http_request_query(req, "q")) != NULL && *s != '\0')
+		sq.q = s;
+	d = deferred_new(api, req);
+	d->id = job_id(job);
+	d->status = 200;
+	d->symbols = 1;
+	d->sq = sq;
+	jobs_sync(api->jobs, deferred_synced, d);
+}
+
+static void
+api_jobs_symbols_reply(struct deferred *d, struct job *job)
+{
+	json_t	*page;
+
+	if ((page = stockjob_symbols_json(job, &d->sq)) == NULL) {
+		reply_problem(d->req, 404, "job %" PRIu64 " has no symbols",
+		    job_id(job));
+		return;
+	}
+	json_object_set_new(page, "id", json_integer((json_int_t)job_id(job)));
+	json_object_set_new(page, "version",
+	    json_integer((json_int_t)job_version(job)));
+	json_object_set_new(page, "offset", json_integer((json_int_t)
+	    d->sq.offset));
+	json_object_set_new(page, "limit", json_integer((json_int_t)
+	    d->sq.limit));
+	reply_json(d->req, 200, page);
 }
 
 static void
@@ -633,10 +751,16 @@ api_jobs_list_reply(struct deferred *d)
 
 	arr = json_array();
 	for (job = jobs_first(jobs, d->state, d->before); job != NULL &&
-	    n < d->limit; job = jobs_next(jobs, job, d->state), n++) {
+	    n < d->limit; job = jobs_next(jobs, job, d->state)) {
+		if (d->q != NULL && !job_matches(job, d->q))
+			continue;
 		json_array_append_new(arr, job_json(job, 0));
 		last = job;
+		n++;
 	}
+	/* With a search, more left only if another job matches. */
+	while (d->q != NULL && job != NULL && !job_matches(job, d->q))
+		job = jobs_next(jobs, job, d->state);
 	/* More left: the next page starts below the last id shown. */
 	if (job != NULL)
 		snprintf(cursor, sizeof cursor, "%" PRIu64, job_id(last));
@@ -661,6 +785,8 @@ api_jobs_register(struct router *r, struct event_base *base,
 	router_add(r, HTTP_POST, "/api/jobs", api_jobs_post, api);
 	router_add(r, HTTP_GET, "/api/jobs", api_jobs_list, api);
 	router_add(r, HTTP_GET, "/api/jobs/{id}", api_jobs_get, api);
+	router_add(r, HTTP_GET, "/api/jobs/{id}/symbols", api_jobs_symbols,
+	    api);
 	router_add(r, HTTP_DELETE, "/api/jobs/{id}", api_jobs_delete, api);
 	return api;
 }

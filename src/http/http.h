@@ -128,6 +128,11 @@ void		 http_stream_set_drain_cb(struct http_request *,
 		    http_drain_fn *, void *);
 /* Ends the stream: the connection closes once the rest is sent. */
 void		 http_stream_end(struct http_request *);
+/*
+ * Drops the stream now, unsent bytes and all (a client too slow to keep
+ * up); the close callback does not run. The request is freed.
+ */
+void		 http_stream_abort(struct http_request *);
 
 /* The reason phrase for a status ("Unknown" for codes it lacks). */
 const char	*http_reply_status_text(int);

@@ -92,3 +92,16 @@ http_stream_end(struct http_request *req)
 	}
 	http_request_free(req);
 }
+
+void
+http_stream_abort(struct http_request *req)
+{
+	struct http_conn	*conn = req->conn;
+
+	if (conn != NULL) {
+		conn->req = NULL;
+		req->conn = NULL;
+		http_conn_free(conn);
+	}
+	http_request_free(req);
+}

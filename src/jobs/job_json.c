@@ -46,3 +46,13 @@ job_json(const struct job *job, int detail)
 	job->kind->json(job, obj, detail);
 	return obj;
 }
+
+json_t *
+job_json_changes(struct job *job)
+{
+	json_t	*obj = job_json(job, 0);
+
+	if (job->kind->changes != NULL)
+		job->kind->changes(job, obj);
+	return obj;
+}

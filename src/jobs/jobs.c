@@ -91,6 +91,7 @@ struct jobs {
 	struct job_list		 all;		/* newest first */
 	struct job_list		 done;		/* finished, oldest first */
 	struct job_list		 dirty;		/* rows to write */
+	struct job_list		 watched;	/* events not yet reported */
 	LIST_HEAD(, job)	 buckets[JOBS_BUCKETS];
 	unsigned		 pending;	/* units held by unfinished jobs */
 	unsigned		 njobs[JOB_NSTATES];
@@ -98,6 +99,11 @@ struct jobs {
 	int			 retry;		/* a save failed: again soon */
 	struct event		*expiry;
 	struct event		*flush;		/* the dirty jobs, this pass */
+	uint64_t		 created;
+	jobs_watch_fn		*watch_fn;
+	void			*watch_arg;
+	struct timeval		 watch_tv;
+	struct event		*watch_timer;
 };
 
 /* --- one job --- */
@@ -172,12 +178,66 @@ job_new(struct jobs *js, const struct job_kind *kind, uint64_t id,
 	return job;
 }
 
+/* Something happened to the job: the watcher hears of it soon. */
+static void
+job_notice(struct job *job, unsigned events)
+{
+	struct jobs	*js = job->jobs;
+
+	if (js->watch_fn == NULL)
+		return;
+	if (job->watch_events == 0)
+		TAILQ_INSERT_TAIL(&js->watched, job, watch_entry);
+	job->watch_events |= events;
+	if (!evtimer_pending(js->watch_timer, NULL))
+		evtimer_add(js->watch_timer, &js->watch_tv);
+}
+
+static void
+jobs_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct jobs	*js = arg;
+	struct job	*job;
+	unsigned	 events;
+
+	while ((job = TAILQ_FIRST(&js->watched)) != NULL) {
+		TAILQ_REMOVE(&js->watched, job, watch_entry);
+		events = job->watch_events;
+		job->watch_events = 0;
+		js->watch_fn(job, events, js->watch_arg);
+	}
+}
+
+void
+jobs_watch(struct jobs *js, unsigned ms, jobs_watch_fn *fn, void *arg)
+{
+	js->watch_fn = fn;
+	js->watch_arg = arg;
+	js->watch_tv.tv_sec = ms / 1000;
+	js->watch_tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+int
+job_matches(const struct job *job, const char *q)
+{
+	char	id[24];
+
+	snprintf(id, sizeof id, "%" PRIu64, job->id);
+	if (strcmp(id, q) == 0)
+		return 1;
+	return job->kind->matches != NULL && job->kind->matches(job, q);
+}
+
 static void
 job_free(struct job *job)
 {
 	struct jobs		*js = job->jobs;
 	struct job_waiter	*w;
 
+	if (job->watch_events != 0)
+		TAILQ_REMOVE(&js->watched, job, watch_entry);
+	if (js->watch_fn != NULL)
+		js->watch_fn(job, JOB_EV_REMOVED, js->watch_arg);
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		LIST_REMOVE(w, entry);
 		free(w);
@@ -224,6 +284,7 @@ job_changed(struct job *job)
 
 	job->version++;
 	job_dirty(job);
+	job_notice(job, JOB_EV_CHANGED);
 	while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 		LIST_REMOVE(w, entry);
 		w->fn(job, w->arg);
@@ -403,7 +464,9 @@ jobs_created(void *arg, int error, uint64_t id)
 		job->idem_key = c->idem_key;
 		job->idem_request = c->idem_request;
 		c->idem_key = c->idem_request = NULL;
+		js->created++;
 		job->kind->begin(job);
+		job_notice(job, JOB_EV_CREATED);
 	}
 	c->fn(job, error, c->arg);
 	free(c->idem_key);
@@ -609,6 +672,7 @@ job_update(struct job *job)
 		jobs_now(js, &job->finished);
 		job_release(job, job->units);
 		TAILQ_INSERT_TAIL(&js->done, job, done);
+		job_notice(job, JOB_EV_FINISHED);
 		log_info("job %llu: %s", (unsigned long long)job->id,
 		    jobs_state_names[st]);
 	}
@@ -632,6 +696,7 @@ jobs_new(struct event_base *base, const struct jobs_config *cfg,
 	TAILQ_INIT(&js->all);
 	TAILQ_INIT(&js->done);
 	TAILQ_INIT(&js->dirty);
+	TAILQ_INIT(&js->watched);
 	for (i = 0; i < JOBS_BUCKETS; i++)
 		LIST_INIT(&js->buckets[i]);
 	js->expiry = event_new(base, -1, EV_PERSIST, jobs_expiry_cb, js);
@@ -639,6 +704,8 @@ jobs_new(struct event_base *base, const struct jobs_config *cfg,
 		fatalx("jobs: cannot start the expiry timer");
 	if ((js->flush = event_new(base, -1, 0, jobs_flush_cb, js)) == NULL)
 		fatalx("jobs: cannot make the flush event");
+	if ((js->watch_timer = evtimer_new(base, jobs_watch_cb, js)) == NULL)
+		fatalx("jobs: cannot make the watch timer");
 	return js;
 }
 
@@ -709,6 +776,7 @@ jobs_get_stats(struct jobs *js, struct jobs_stats *st)
 	memset(st, 0, sizeof *st);
 	memcpy(st->jobs_by_state, js->njobs, sizeof st->jobs_by_state);
 	st->pending = js->pending;
+	st->created = js->created;
 }
 
 void
@@ -730,8 +798,10 @@ jobs_free(struct jobs *js)
 
 	if (js == NULL)
 		return;
+	js->watch_fn = NULL;		/* nobody is left to tell */
 	while ((job = TAILQ_FIRST(&js->all)) != NULL)
 		job_free(job);
+	event_free(js->watch_timer);
 	event_free(js->flush);
 	event_free(js->expiry);
 	free(js);

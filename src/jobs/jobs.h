@@ -28,6 +28,7 @@ struct jobs_config {
 struct jobs_stats {
 	unsigned	jobs_by_state[JOB_NSTATES];
 	unsigned	pending;	/* units of work not yet finished */
+	uint64_t	created;	/* jobs created since start */
 };
 
 /* The table on a store, with a timer that expires finished jobs. */
@@ -68,6 +69,27 @@ const char	*job_type(const struct job *);
 const char	*job_state_name(int);
 /* A state's number from its name, or -1. */
 int		 job_state_parse(const char *);
+
+/* What jobs_watch reports of a job: bits. */
+#define JOB_EV_CREATED	0x1
+#define JOB_EV_CHANGED	0x2
+#define JOB_EV_FINISHED	0x4
+#define JOB_EV_REMOVED	0x8
+/*
+ * Watching the whole table (one watcher): fn gets each job that was
+ * created, changed or finished, at most once every `ms` for each, with
+ * the bits of what happened since; and a job about to be removed
+ * (expired) at once, while it can still be read. Jobs loaded at start
+ * are not reported.
+ */
+typedef void	jobs_watch_fn(struct job *, unsigned events, void *arg);
+void		 jobs_watch(struct jobs *, unsigned ms, jobs_watch_fn *,
+		    void *arg);
+/*
+ * 1 if the job's id is q (decimal) or, for kinds with items, one of its
+ * items' names contains q, ignoring case.
+ */
+int		 job_matches(const struct job *, const char *q);
 
 /* A new job, or NULL and a negative errno, once the store has it. */
 typedef void	job_created_fn(struct job *, int error, void *arg);

@@ -35,6 +35,13 @@ struct job_kind {
 	enum job_state	(*settled)(const struct job *);
 	/* Adds the kind's fields to the job's JSON (detail: every item). */
 	void		(*json)(const struct job *, json_t *obj, int detail);
+	/*
+	 * Adds to obj the items that changed since the last call (stock:
+	 * "symbols") and forgets them; NULL for kinds without items.
+	 */
+	void		(*changes)(struct job *, json_t *obj);
+	/* 1 if an item's name contains q, ignoring case; NULL: none. */
+	int		(*matches)(const struct job *, const char *q);
 	/* Frees job->data. */
 	void		(*free)(struct job *);
 	/* The new job is stored (job->id is known): its work may start. */
@@ -78,6 +85,8 @@ struct job {
 	TAILQ_ENTRY(job)	 dirty_entry;	/* in jobs->dirty */
 	int			 dirty;		/* its row is to be written */
 	int			 save_all;	/* a save failed: write it all */
+	TAILQ_ENTRY(job)	 watch_entry;	/* in jobs->watched */
+	unsigned		 watch_events;	/* JOB_EV_* not yet reported */
 };
 
 

@@ -82,6 +82,7 @@ stockjob_record_free(struct stock *sk)
 		free(sk->syms[i].err_msg);
 		free(sk->syms[i].xml);
 	}
+	free(sk->changed);
 	free(sk->syms);
 	free(sk);
 }
@@ -277,6 +278,96 @@ stockjob_json(const struct job *job, json_t *obj, int detail)
 	json_object_set_new(obj, "symbols", arr);
 }
 
+static json_t *
+stockjob_symbol_item(const struct stock *sk, unsigned i)
+{
+	json_t	*s = stockjob_symbol_json(&sk->syms[i]);
+
+	json_object_set_new(s, "index", json_integer(i));
+	return s;
+}
+
+static void
+stockjob_changes(struct job *job, json_t *obj)
+{
+	struct stock	*sk = job->data;
+	json_t		*arr;
+	unsigned	 i;
+
+	if (sk->nchanged == 0)
+		return;
+	arr = json_array();
+	for (i = 0; i < sk->nchanged; i++) {
+		sk->syms[sk->changed[i]].noticed = 0;
+		json_array_append_new(arr, stockjob_symbol_item(sk,
+		    sk->changed[i]));
+	}
+	sk->nchanged = 0;
+	json_object_set_new(obj, "symbols", arr);
+}
+
+static int
+stockjob_matches(const struct job *job, const char *q)
+{
+	const struct stock	*sk = job->data;
+	unsigned		 i;
+
+	for (i = 0; i < sk->nsym; i++) {
+		if (strcasestr(sk->syms[i].name, q) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+int
+stockjob_symbol_state(const char *name)
+{
+	int	i;
+
+	for (i = 0; i < SYM_NSTATES; i++) {
+		if (strcmp(stockjob_sym_states[i], name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static int
+stockjob_query_match(const struct symbol *sym, const struct stockjob_query *q)
+{
+	return (q->state < 0 || (int)sym->state == q->state) &&
+	    (q->q == NULL || strcasestr(sym->name, q->q) != NULL);
+}
+
+json_t *
+stockjob_symbols_json(const struct job *job, const struct stockjob_query *q)
+{
+	const struct stock	*sk;
+	json_t			*arr;
+	size_t			 total = 0;
+	unsigned		 pass, i;
+	int			 failed;
+
+	if (strcmp(job_type(job), stockjob_kind.name) != 0)
+		return NULL;
+	sk = job->data;
+	arr = json_array();
+	/* Failed first: one pass over the failed, one over the rest. */
+	for (pass = q->failed_first ? 0 : 1; pass < 2; pass++) {
+		for (i = 0; i < sk->nsym; i++) {
+			failed = sk->syms[i].state == SYM_FAILED;
+			if ((q->failed_first && failed != (pass == 0)) ||
+			    !stockjob_query_match(&sk->syms[i], q))
+				continue;
+			if (total >= q->offset && total - q->offset < q->limit)
+				json_array_append_new(arr,
+				    stockjob_symbol_item(sk, i));
+			total++;
+		}
+	}
+	return json_pack("{s:I, s:o}", "total", (json_int_t)total,
+	    "symbols", arr);
+}
+
 static void
 stockjob_free_job(struct job *job)
 {
@@ -459,6 +550,8 @@ static const struct job_kind stockjob_kind = {
 	.shutdown = stockjob_shutdown,
 	.settled = stockjob_settled,
 	.json = stockjob_json,
+	.changes = stockjob_changes,
+	.matches = stockjob_matches,
 	.free = stockjob_free_job,
 	.begin = stockjob_begin,
 	.drop = stockjob_drop,
@@ -467,6 +560,13 @@ static const struct job_kind stockjob_kind = {
 	.restore_item = stockjob_restore_item,
 	.resume = stockjob_resume,
 };
+
+void
+stockjob_watch_archives(struct stockjob *sj, archiver_packed_fn *fn,
+    void *arg)
+{
+	archiver_watch(sj->archiver, fn, arg);
+}
 
 /* --- what an earlier run left --- */
 

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "jobs/jobs.h"
+#include "stock/archiver.h"
 
 struct compq;
 struct job;
@@ -66,6 +69,26 @@ const char	*stockjob_archive_dir(const struct stockjob *);
  */
 int		 stockjob_symbol_xml(const struct job *, const char *symbol,
 		    char **path, const char **archive, const char **entry);
+/* fn hears of every archive written from now on (archiver.h). */
+void		 stockjob_watch_archives(struct stockjob *,
+		    archiver_packed_fn *fn, void *arg);
+
+/* Which of a stock job's symbols stockjob_symbols_json lists. */
+struct stockjob_query {
+	size_t		 offset, limit;
+	int		 state;		/* a symbol state's name, or -1 */
+	const char	*q;		/* in the symbol, any case; or NULL */
+	int		 failed_first;
+};
+/*
+ * A page of the job's symbols, each with its "index":
+ * {"total": matching, "symbols": [...]}; NULL for a job of another kind.
+ * -1 from stockjob_symbol_state for a name that is no symbol state.
+ */
+json_t		*stockjob_symbols_json(const struct job *,
+		    const struct stockjob_query *);
+int		 stockjob_symbol_state(const char *name);
+
 /*
  * After the pools are joined: parked conversions are dropped, and what
  * was converted is packed before this returns. Before jobs_free.

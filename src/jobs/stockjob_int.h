@@ -42,6 +42,7 @@ struct symbol {
 	TAILQ_ENTRY(symbol)	 backlog;	/* room in the convert pool */
 	char			*xml;		/* while archiving: its file */
 	int			 dirty;		/* finished, row not written */
+	int			 noticed;	/* in stock->changed */
 };
 
 /* One stock job: the job's record of its kind. */
@@ -54,6 +55,8 @@ struct stock {
 	struct symbol		*syms;
 	unsigned		 next;		/* first possibly queued symbol */
 	unsigned		 count[SYM_NSTATES];
+	unsigned		*changed;	/* symbols changed since the */
+	unsigned		 nchanged;	/* last event, by index */
 };
 
 struct fetch_task {

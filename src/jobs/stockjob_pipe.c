@@ -59,6 +59,12 @@ stockjob_symbol_set(struct symbol *sym, enum sym_state st)
 	}
 	if (st == SYM_FETCHING)
 		job_start(sk->job);
+	if (!sym->noticed) {		/* for the job's next event */
+		if (sk->changed == NULL)
+			sk->changed = xcalloc(sk->nsym, sizeof *sk->changed);
+		sym->noticed = 1;
+		sk->changed[sk->nchanged++] = (unsigned)(sym - sk->syms);
+	}
 }
 
 static void

@@ -63,7 +63,16 @@ archiver_batch_done(struct compq_item *item)
 	struct archiver_batch	*b = (struct archiver_batch *)item;
 	struct archiver_file	*f;
 	struct archiver_result	 r;
+	struct archiver_archive	 a;
 
+	if (b->archive != NULL && b->packed != NULL) {
+		a.name = b->archive;
+		a.bytes = b->bytes;
+		a.entries = 0;
+		TAILQ_FOREACH(f, &b->files, entry)
+			a.entries += f->error == NULL;
+		b->packed(&a, b->packed_arg);
+	}
 	while ((f = TAILQ_FIRST(&b->files)) != NULL) {
 		TAILQ_REMOVE(&b->files, f, entry);
 		r.token = f->token;
@@ -101,6 +110,8 @@ archiver_take(struct archiver *ar)
 	b->item.fn = archiver_batch_done;
 	b->done = ar->done;
 	b->arg = ar->arg;
+	b->packed = ar->packed;
+	b->packed_arg = ar->packed_arg;
 	TAILQ_INIT(&b->files);
 	b->tmp_serial = ++ar->tmp_serial;
 	while (b->nfiles < ar->batch_size &&
@@ -251,6 +262,15 @@ archiver_add(struct archiver *ar, const char *path, const char *entry,
 	TAILQ_INSERT_TAIL(&ar->pending, f, entry);
 	if (++ar->npending >= ar->batch_size)
 		pthread_cond_signal(&ar->wake);
+	pthread_mutex_unlock(&ar->lock);
+}
+
+void
+archiver_watch(struct archiver *ar, archiver_packed_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&ar->lock);
+	ar->packed = fn;
+	ar->packed_arg = arg;
 	pthread_mutex_unlock(&ar->lock);
 }
 

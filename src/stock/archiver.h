@@ -31,6 +31,15 @@ struct archiver_result {
 };
 typedef void	archiver_done_fn(const struct archiver_result *, void *arg);
 
+/* An archive now safely on disk, told before its files' results. */
+struct archiver_archive {
+	const char	*name;		/* basename */
+	uint64_t	 bytes;
+	unsigned	 entries;
+};
+typedef void	archiver_packed_fn(const struct archiver_archive *,
+		    void *arg);
+
 struct archiver_stats {
 	uint64_t	archives;	/* archives written */
 	uint64_t	files;		/* files archived */
@@ -58,6 +67,9 @@ struct archiver	*archiver_new(const struct archiver_options *, struct compq *,
  */
 void		 archiver_add(struct archiver *, const char *path,
 		    const char *entry, void *token);
+/* Loop thread: fn hears of every archive written from now on. */
+void		 archiver_watch(struct archiver *, archiver_packed_fn *,
+		    void *arg);
 /* Pack whatever is pending now, even a partial batch. Asynchronous. */
 void		 archiver_flush(struct archiver *);
 /* Counters so far, read under the lock. */

@@ -28,6 +28,8 @@ struct archiver_batch {
 	unsigned		 nfiles;
 	archiver_done_fn	*done;
 	void			*arg;
+	archiver_packed_fn	*packed;
+	void			*packed_arg;
 	char			*archive;	/* final name, NULL if none */
 	uint64_t		 tmp_serial;	/* names its temporary file */
 	char			*buf;		/* read buffer while packing */
@@ -45,6 +47,8 @@ struct archiver {
 	struct compq		*cq;
 	archiver_done_fn	*done;
 	void			*arg;
+	archiver_packed_fn	*packed;	/* under lock */
+	void			*packed_arg;
 	pthread_t		*threads;
 	unsigned		 nthreads;
 	pthread_mutex_t		 lock;

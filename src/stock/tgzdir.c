@@ -208,6 +208,7 @@ tgzdir_list(struct tgzdir *td, struct tgzdir_item **items, size_t *count)
 			v[k].name = names[i];
 			names[i] = NULL;
 			v[k].bytes = (long long)st.st_size;
+			v[k].mtime = st.st_mtim;
 			v[k++].entries = entries;
 		}			/* else vanished meanwhile */
 		free(path);

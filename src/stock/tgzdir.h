@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct tgzdir;
 
@@ -12,6 +13,7 @@ struct tgzdir_item {
 	char		*name;		/* PREFIX-NNNNNN.tgz */
 	long long	 bytes;
 	long long	 entries;
+	struct timespec	 mtime;		/* written at */
 };
 
 /* The directory `dir` holding ARCHIVER_PREFIX archives; nothing is opened. */
