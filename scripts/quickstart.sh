@@ -19,7 +19,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 PACKAGES="gcc make autoconf automake pkg-config \
 libevent-dev libjansson-dev libcurl4-openssl-dev libxml2-dev \
 libarchive-dev libturbojpeg0-dev libsqlite3-dev python3"
-TEST_PACKAGES="valgrind libxml2-utils clang libclang-rt-14-dev"
+TEST_PACKAGES="valgrind libxml2-utils clang libclang-rt-14-dev chromium"
 
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -45,6 +45,22 @@ install_missing() {
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 	    --no-install-recommends $missing >/dev/null
+}
+
+# The browser test's node modules (playwright-core, axe-core), from the
+# lock file: Debian's node and npm when there is no node at all, and
+# `npm ci` when node_modules is missing or older than the lock file.
+browser_deps() {
+	if ! command -v node >/dev/null 2>&1; then
+		install_missing nodejs npm
+	fi
+	b="$top/tests/browser"
+	if [ ! -d "$b/node_modules" ] ||
+	    [ "$b/package-lock.json" -nt "$b/node_modules" ]; then
+		say "npm ci in tests/browser"
+		(cd "$b" && npm ci --no-audit --no-fund >/dev/null)
+		touch "$b/node_modules"
+	fi
 }
 
 bootstrap() {
@@ -131,6 +147,7 @@ cmd=${1:-}
 case "$cmd" in
 deps)
 	install_missing $PACKAGES $TEST_PACKAGES
+	browser_deps
 	;;
 run)
 	install_missing $PACKAGES
@@ -141,6 +158,7 @@ run)
 	;;
 test)
 	install_missing $PACKAGES $TEST_PACKAGES
+	browser_deps
 	bootstrap
 	build build
 	suite plain build check
@@ -163,7 +181,9 @@ test)
 		    make -s print-e2e-tests)"
 		build build-fuzz CC=clang --enable-fuzzing
 		fuzz build-fuzz
-		suite distcheck build distcheck
+		# The tarball's copy of the tree has no node_modules.
+		STOCKCAM_NODE_MODULES="$top/tests/browser/node_modules" \
+		    suite distcheck build distcheck
 	fi
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]

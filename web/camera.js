@@ -4,7 +4,8 @@ import { api } from "./api.js";
 import { store, on } from "./events.js";
 import { h, dl, fmtNum } from "./util.js";
 
-const TROUBLE = { failed: "The camera failed", stalled: "The camera has stalled", "no-signal": "No signal" };
+// States (idle, starting, live, stalled, failed) that mean no picture.
+const TROUBLE = { failed: "The camera failed", stalled: "No signal: the camera has stalled", "no-signal": "No signal" };
 
 export function cameraView(el) {
   const img = h("img", { id: "stream", alt: "Live camera stream", width: 640, height: 480 });
@@ -20,7 +21,7 @@ export function cameraView(el) {
   function render(c) {
     if (!c) return;
     if (c.width && c.height) { img.width = c.width; img.height = c.height; }
-    const trouble = TROUBLE[c.state] || (c.error && c.state !== "idle" && c.state !== "running" ? "Camera problem" : null);
+    const trouble = TROUBLE[c.state];
     status.className = trouble ? "error" : "muted";
     status.textContent = trouble ? `${trouble}${c.error ? ": " + c.error : ""}` : `Camera ${c.state}`;
     figures.replaceChildren(...dl([["Source", c.source], ["State", c.state], ["Size", `${c.width}×${c.height}`],
@@ -48,6 +49,7 @@ export function cameraView(el) {
     btn.disabled = false;
   }
 
+  img.addEventListener("load", () => load(), { once: true }); // first frame: figures now
   img.addEventListener("error", () => {
     if (img.getAttribute("src")) status.textContent = "The stream is not available.";
   });

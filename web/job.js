@@ -38,7 +38,7 @@ export function jobView(el, idText) {
   const tbody = h("tbody");
   const count = h("p", { class: "muted", "aria-live": "polite" });
   const cancelBtn = h("button", { type: "button", onclick: () => cancel(id, msg) }, "Cancel job");
-  let built = "";
+  let built = "", loaded = false;
 
   function buildBody(j) {
     if (built === j.type) return;
@@ -54,6 +54,10 @@ export function jobView(el, idText) {
   function renderSymbols() {
     const w = store.watched.get(id);
     if (!w) return;
+    if (!loaded) {
+      count.textContent = "Loading the symbols…";
+      return;
+    }
     const t = text.value.trim().toLowerCase(), st = state.value;
     const all = [...w.values()];
     const list = all.filter((s) => (!st || s.state === st) &&
@@ -84,7 +88,7 @@ export function jobView(el, idText) {
   text.addEventListener("input", renderSymbols);
   state.addEventListener("change", renderSymbols);
   const off = on("job", (jid) => { if (jid === id) render(); });
-  watch(id).then(render, (e) => {
+  watch(id).then(() => { loaded = true; render(); }, (e) => {
     msg.textContent = e.status === 404 ? `There is no job ${id}.` : e.message;
   });
   if (store.jobs.has(id)) render();

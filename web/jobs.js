@@ -44,7 +44,7 @@ export function jobsView(el) {
   el.append(h("h2", null, "Jobs"),
     h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
       h("label", null, "Search ", q), h("label", null, "State ", state)),
-    msg, scrollTable("Jobs", ["Job", "Type", "State", "Progress", "", "Created", ""], tbody), empty);
+    msg, scrollTable("Jobs", ["Job", "Type", "State", "Progress", "Done", "Created", "Actions"], tbody, "cards"), empty);
 
   const rows = new Map();
   let matches = null; // ids the server found for the search text

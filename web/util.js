@@ -17,9 +17,9 @@ export function h(tag, attrs, ...kids) {
 }
 
 // A table inside a box of its own that scrolls sideways on a phone.
-export function scrollTable(label, head, tbody) {
+export function scrollTable(label, head, tbody, cls) {
   return h("div", { class: "scroll", role: "region", "aria-label": label, tabindex: 0 },
-    h("table", null, h("thead", null, h("tr", null, head.map((c) => h("th", { scope: "col" }, c)))), tbody));
+    h("table", { class: cls }, h("thead", null, h("tr", null, head.map((c) => h("th", { scope: "col" }, c)))), tbody));
 }
 
 export function dl(rows) {
