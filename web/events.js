@@ -76,14 +76,33 @@ export function applyJob(j) {
   return true;
 }
 
-// Watch a job's symbols (the detail view): loads it whole, keeping what
-// newer events brought meanwhile.
+// Watch a job's symbols (the detail view): its summary, then its symbols
+// a page at a time (failed first), keeping what newer events brought
+// meanwhile. A server without the symbols pages gets the whole job.
 export async function watch(id) {
   if (!store.watched.has(id)) store.watched.set(id, new Map());
-  const j = await api(`/api/jobs/${id}`);
-  if (store.watched.has(id)) {
-    applyJob(j);
+  const j = await api(`/api/jobs/${id}?view=summary`);
+  if (!store.watched.has(id)) return j;
+  applyJob(j);
+  if (j.type !== "stock") return j;
+  for (let off = 0; ; off += 1000) {
+    let page;
+    try {
+      page = await api(`/api/jobs/${id}/symbols?order=failed&limit=1000&offset=${off}`);
+    } catch (e) {
+      if (e.status !== 404 || off) throw e;
+      applyJob(await api(`/api/jobs/${id}`));
+      break;
+    }
+    const w = store.watched.get(id);
+    if (!w) break;
+    for (const s of page.symbols) {
+      const cur = w.get(s.index);
+      if (!cur || cur._v <= page.version) w.set(s.index, { ...cur, ...s, _v: page.version });
+    }
+    if (off + page.symbols.length >= page.total || !page.symbols.length) break;
   }
+  emit("job", id);
   return j;
 }
 export const unwatch = (id) => store.watched.delete(id);

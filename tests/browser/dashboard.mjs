@@ -144,8 +144,10 @@ async function main() {
   });
 
   await step("submit 50 symbols through the form: the job's detail opens at once", async () => {
-    const syms = Array.from({ length: 49 }, (_, i) => `SYM${String(i).padStart(2, "0")}`);
+    // Five slow ones keep the job running for a while: the bar moves.
+    const syms = Array.from({ length: 44 }, (_, i) => `SYM${String(i).padStart(2, "0")}`);
     syms.splice(7, 0, "e404-XYZ");
+    syms.push(...Array.from({ length: 5 }, (_, i) => `slow-2000-S${i}`));
     await page.fill("#symbols", syms.join(" "));
     await page.locator("#symbols-help", { hasText: "50 symbols" }).waitFor();
     await page.click("text=Start download job");
@@ -153,13 +155,25 @@ async function main() {
     stockId = Number((await page.evaluate(() => location.hash)).split("/")[2]);
     await page.locator("main h2", { hasText: `Job ${stockId}` }).waitFor();
     await page.locator("main [role=progressbar]").first().waitFor();
+    await page.evaluate(() => {
+      window.__seen = new Set();
+      const note = () => {
+        const b = document.querySelector("main .progress [role=progressbar]");
+        if (b) window.__seen.add(Number(b.getAttribute("aria-valuenow")));
+      };
+      note();
+      new MutationObserver(note).observe(document.querySelector("main"), { childList: true, subtree: true });
+    });
   });
 
   await step("the 50-symbol job's progress bar reaches 100% with no reload", async () => {
     await page.locator(`main .progress [role=progressbar][aria-valuenow="100"]`).waitFor({ timeout: T(90) });
     const m = await page.evaluate(() => window.__marker);
+    const seen = await page.evaluate(() => [...window.__seen].sort((a, b) => a - b));
+    await page.locator("main tbody tr").nth(49).waitFor();
     const rows = await page.locator("main tbody tr").count();
-    return m === "no reload" && rows === 50 ? true : `marker=${m} symbol rows=${rows}`;
+    diag(`progress bar values seen: ${seen.join(" ")}`);
+    return m === "no reload" && rows === 50 && seen[0] < 100 ? true : `marker=${m} symbol rows=${rows} bar values ${seen}`;
   });
 
   await step("the symbol the upstream 404s shows its error, failed first", async () => {
@@ -331,6 +345,19 @@ async function main() {
       return axe(page);
     });
   }
+  await step("dark mode: no serious or critical axe violations on any view", async () => {
+    await page.emulateMedia({ colorScheme: "dark" });
+    const bad = [];
+    for (const v of VIEWS) {
+      await go(page, v === "job" ? `#/jobs/${stockId}` : `#/${v}`);
+      await ready(page, v);
+      if (v === "jobs" || v === "job") await page.screenshot({ path: join(shotDir, `${v}-dark-desktop.png`), fullPage: true });
+      const r = await axe(page);
+      if (r !== true) bad.push(`${v}: ${r}`);
+    }
+    await page.emulateMedia({ colorScheme: "light" });
+    return bad.length ? bad.join("\n") : true;
+  });
   await go(page, "#/jobs");
 
   // Phone width: no sideways scroll, and a screenshot.

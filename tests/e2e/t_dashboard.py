@@ -58,6 +58,7 @@ CHECKS = [
     "the back button returns to the previous view",
     "keyboard: Tab reaches the navigation, with a visible focus outline",
     *["axe: no serious or critical violations on the %s view" % v for v in VIEWS],
+    "dark mode: no serious or critical axe violations on any view",
     *["phone width 375 px: no horizontal scroll on the %s view" % v for v in VIEWS],
     "server killed: the badge shows reconnecting",
     "server restarted on the same port: the badge is live again by itself",
