@@ -59,7 +59,7 @@ static const char events_ping[] = ": ping\n\n";
 /* One rendered event, shared by every client it is queued for. */
 struct ev_msg {
 	unsigned	 refs;
-	uint64_t	 seq;		/* 0: not kept (stats) */
+	uint64_t	 seq;		/* in the ring, or 0 */
 	size_t		 len;
 	char		 text[];
 };
@@ -101,10 +101,13 @@ ev_msg_sent(const void *data, size_t len, void *arg)
 	ev_msg_unref(arg);
 }
 
-/* "id: RUN-SEQ\nevent: TYPE\ndata: JSON\n\n"; steals data. */
+/*
+ * "id: RUN-SEQ\nevent: TYPE\ndata: JSON\n\n" (no id line when with_id
+ * is 0); steals data.
+ */
 static struct ev_msg *
 ev_msg_new(struct api_events *ev, const char *type, json_t *data,
-    uint64_t seq)
+    uint64_t seq, int with_id)
 {
 	struct ev_msg	*m;
 	char		*json, id[64] = "";
@@ -113,7 +116,7 @@ ev_msg_new(struct api_events *ev, const char *type, json_t *data,
 	if ((json = json_dumps(data, JSON_COMPACT)) == NULL)
 		fatalx("events: cannot render a %s event", type);
 	json_decref(data);
-	if (seq != 0)
+	if (with_id)
 		snprintf(id, sizeof id, "id: %s-%" PRIu64 "\n", ev->run, seq);
 	cap = strlen(id) + strlen(type) + strlen(json) + 32;
 	m = xmalloc(sizeof *m + cap);
@@ -179,7 +182,7 @@ ev_broadcast(struct api_events *ev, struct ev_msg *m)
 static void
 ev_emit(struct api_events *ev, const char *type, json_t *data)
 {
-	struct ev_msg	*m = ev_msg_new(ev, type, data, ++ev->seq);
+	struct ev_msg	*m = ev_msg_new(ev, type, data, ++ev->seq, 1);
 
 	if (ev->count == EVENTS_BACKLOG) {
 		ev_msg_unref(ev->ring[ev->oldest]);
@@ -268,7 +271,7 @@ ev_tick(evutil_socket_t fd, short what, void *arg)
 	    "clients", (json_int_t)ev->nclients,
 	    "dropped", (json_int_t)ev->dropped,
 	    "last_id", (json_int_t)ev->seq));
-	m = ev_msg_new(ev, "stats", st, 0);
+	m = ev_msg_new(ev, "stats", st, 0, 0);
 	ev_broadcast(ev, m);
 	ev_msg_unref(m);
 }
@@ -348,7 +351,7 @@ ev_stream(struct http_request *req, const struct router_params *params,
 		/* Its id, the last event's, moves the client to now. */
 		m = ev_msg_new(ev, "reset", json_pack("{s:s}", "reason",
 		    "the events after that id are no longer kept (or the "
-		    "server restarted): reload"), ev->seq);
+		    "server restarted): reload"), ev->seq, 1);
 		ev_client_write(c, NULL, 0, m);
 		ev_msg_unref(m);
 		return;

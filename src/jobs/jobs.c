@@ -17,6 +17,11 @@
  * by a restart. A save that fails (a full disk) is tried again, whole,
  * every second until it succeeds.
  *
+ * Watching (the live events): each change also puts the job on a list
+ * that a timer hands to the one watcher, so a job changing a thousand
+ * times a second is reported a few times a second, with the bits of what
+ * happened since.
+ *
  * The loop thread owns all of it; nothing here blocks.
  */
 #include "config.h"

@@ -1072,3 +1072,124 @@ def rss_skip_reason():
         if sym in data:
             return "binary built with %s" % what
     return None
+
+
+class EventStream:
+    """A client of GET /api/events on a raw socket: parses Server-Sent
+    Events as they come.
+
+        with EventStream(srv) as es:
+            ev = es.next_event(lambda e: e["event"] == "job.finished")
+
+    Each event is a dict: event (type), id (or None), data (parsed JSON, or
+    the raw text), raw (the block's text). Comments are counted in
+    self.comments; the reply head is in self.status and self.headers."""
+
+    def __init__(self, server, path="/api/events", headers=None,
+                 timeout=5.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(scaled(timeout))
+        self.sock.connect((HOST, _port_of(server)))
+        head = "GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n" % path
+        for k, v in (headers or {}).items():
+            head += "%s: %s\r\n" % (k, v)
+        self.sock.sendall((head + "\r\n").encode())
+        self.buf = b""
+        self.comments = []
+        self.retry = None
+        self.closed = False
+        self.events = []        # every event read so far
+        self._queue = []        # read, not yet returned by next_event
+        self.status = None
+        self.headers = {}
+        if rcvbuf is None:
+            self._read_head(scaled(timeout))
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("no event in time")
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            self.closed = True
+            raise ConnectionError("the event stream was closed")
+        self.buf += chunk
+
+    def _read_head(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(deadline)
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = headers_dict(
+            [tuple(x.strip() for x in ln.split(":", 1)) for ln in lines[1:]
+             if ":" in ln])
+
+    def _parse_block(self, block):
+        ev = {"event": "message", "id": None, "data": None, "raw": block}
+        data = []
+        for ln in block.split("\n"):
+            if ln.startswith(":"):
+                self.comments.append(ln[1:].strip())
+                continue
+            name, _, value = ln.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                ev["event"] = value
+            elif name == "id":
+                ev["id"] = value
+            elif name == "data":
+                data.append(value)
+            elif name == "retry":
+                self.retry = int(value)
+        if not data:
+            return None
+        text = "\n".join(data)
+        try:
+            ev["data"] = json.loads(text)
+        except ValueError:
+            ev["data"] = text
+        return ev
+
+    def _read_one(self, deadline):
+        while b"\n\n" not in self.buf:
+            self._fill(deadline)
+        block, self.buf = self.buf.split(b"\n\n", 1)
+        return self._parse_block(block.decode("utf-8"))
+
+    def next_event(self, pred=None, timeout=5.0):
+        """The next event not yet returned (the first matching pred;
+        the others stay for later calls)."""
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            for i, ev in enumerate(self._queue):
+                if pred is None or pred(ev):
+                    return self._queue.pop(i)
+            ev = self._read_one(deadline)
+            if ev is not None:
+                self.events.append(ev)
+                self._queue.append(ev)
+
+    def wait_comment(self, pred, timeout=5.0):
+        deadline = time.monotonic() + scaled(timeout)
+        while not any(pred(c) for c in self.comments):
+            ev = self._read_one(deadline)
+            if ev is not None:
+                self.events.append(ev)
+                self._queue.append(ev)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
