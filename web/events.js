@@ -30,10 +30,10 @@ export const isDone = (j) => ["succeeded", "failed", "canceled"].includes(j.stat
 export function progressOf(j) {
   const p = j.progress || {};
   if (j.type === "armstrong") {
-    return { total: p.total || 0, done: p.examined || 0, ok: p.examined || 0, bad: 0 };
+    return { total: p.total || 0, done: p.examined || 0, ok: p.examined || 0, bad: 0, off: 0 };
   }
-  const bad = (p.failed || 0) + (p.canceled || 0);
-  return { total: p.total || 0, done: (p.succeeded || 0) + bad, ok: p.succeeded || 0, bad };
+  const bad = p.failed || 0, off = p.canceled || 0;
+  return { total: p.total || 0, done: (p.succeeded || 0) + bad + off, ok: p.succeeded || 0, bad, off };
 }
 
 // Keep samples of the last 20 s of progress of a running job.

@@ -5,22 +5,25 @@ import { h, scrollTable, fmtTime, fmtDur, throttle } from "./util.js";
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "canceled"];
 
-// A progress bar: succeeded and failed parts of the total.
+// A progress bar: succeeded, failed and canceled parts of the total.
 export function bar(j, label) {
   const p = progressOf(j);
   const pct = p.total ? Math.floor((100 * p.done) / p.total) : (isDone(j) ? 100 : 0);
-  const ok = h("span", { class: "ok" }), bad = h("span", { class: "bad" });
-  ok.style.width = p.total ? (100 * p.ok) / p.total + "%" : "0";
-  bad.style.width = p.total ? (100 * p.bad) / p.total + "%" : "0";
+  const part = (cls, n) => {
+    const el = h("span", { class: cls });
+    el.style.width = p.total ? (100 * n) / p.total + "%" : "0";
+    return el;
+  };
   return h("div", { class: "bar", role: "progressbar", "aria-label": label,
     "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct,
-    "aria-valuetext": `${pct}% (${p.done} of ${p.total})` }, ok, bad);
+    "aria-valuetext": `${pct}% (${p.done} of ${p.total})` }, part("ok", p.ok), part("bad", p.bad), part("off", p.off));
 }
 
 export function progressText(j) {
   const p = progressOf(j), r = rateOf(j);
   let t = `${p.done} / ${p.total}`;
-  if (j.type !== "armstrong" && p.bad) t += ` (${p.bad} failed)`;
+  const notes = [p.bad && `${p.bad} failed`, p.off && `${p.off} canceled`].filter(Boolean);
+  if (notes.length) t += ` (${notes.join(", ")})`;
   if (r.rate != null) t += ` · ${r.rate.toFixed(1)}/s`;
   if (r.eta != null) t += ` · ETA ${fmtDur(r.eta)}`;
   return t;

@@ -29,10 +29,10 @@ export function serverView(el) {
 
   function showHealth(x) {
     health.replaceChildren(...dl([["Health", h("span", { class: `state ${x.status === "ok" ? "succeeded" : "failed"}` }, x.status)],
-      ["Version", x.version], ["Up", fmtDur(x.uptime_s)]]));
+      ["Version", x.version]]));
   }
   const loadHealth = () => api("/api/health").then(showHealth,
-    (e) => showHealth({ status: e.message, version: "–", uptime_s: null }));
+    (e) => showHealth({ status: e.message, version: "–" }));
 
   function render(s) {
     if (!s) return;
