@@ -112,13 +112,15 @@ export function applyArchive(a) {
   emit("archives");
 }
 
-export async function loadJobs(q = "", state = "") {
+// A page of the jobs list (newest first): {ids, next} (next: its cursor).
+export async function loadJobs(q = "", state = "", cursor = "") {
   const qs = new URLSearchParams({ limit: 100 });
   if (q) qs.set("q", q);
   if (state) qs.set("state", state);
+  if (cursor) qs.set("cursor", cursor);
   const r = await api(`/api/jobs?${qs}`);
   for (const j of r.jobs) applyJob(j);
-  return r.jobs.map((j) => j.id);
+  return { ids: r.jobs.map((j) => j.id), next: r.next_cursor };
 }
 
 export async function loadArchives() {
@@ -130,9 +132,11 @@ export async function loadArchives() {
 // Everything the lists show, fetched again (start-up, reset, polling).
 export async function reload() {
   try {
-    const ids = new Set(await loadJobs());
+    // Jobs the server no longer lists go, but not older pages shown.
+    const { ids, next } = await loadJobs();
+    const keep = new Set(ids), oldest = next ? Math.min(...ids) : 0;
     for (const id of store.jobs.keys()) {
-      if (!ids.has(id) && !store.watched.has(id)) store.jobs.delete(id);
+      if (id > oldest && !keep.has(id) && !store.watched.has(id)) store.jobs.delete(id);
     }
     await loadArchives();
     for (const id of store.watched.keys()) await watch(id).catch(() => {});

@@ -44,13 +44,15 @@ export function jobsView(el) {
   const msg = h("p", { role: "alert", class: "error" });
   const tbody = h("tbody");
   const empty = h("p", { class: "muted" });
+  const more = h("button", { type: "button", hidden: true, onclick: () => search(true) }, "Show older jobs");
   el.append(h("h2", null, "Jobs"),
     h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
       h("label", null, "Search ", q), h("label", null, "State ", state)),
-    msg, scrollTable("Jobs", ["Job", "Type", "State", "Progress", "Done", "Created", "Actions"], tbody, "cards"), empty);
+    msg, scrollTable("Jobs", ["Job", "Type", "State", "Progress", "Done", "Created", "Actions"], tbody, "cards"), empty, more);
 
   const rows = new Map();
   let matches = null; // ids the server found for the search text
+  let next = null, shown = 100; // the next page's cursor; rows shown
 
   function row(j) {
     let r = rows.get(j.id);
@@ -74,29 +76,43 @@ export function jobsView(el) {
 
   const render = throttle(() => {
     const want = state.value, text = q.value.trim();
-    const list = [...store.jobs.values()]
+    const all = [...store.jobs.values()]
       .filter((j) => (!want || j.state === want) && (!text || matches?.has(j.id)))
-      .sort((a, b) => b.id - a.id).slice(0, 100);
+      .sort((a, b) => b.id - a.id);
+    const list = all.slice(0, shown);
+    more.hidden = !next && all.length <= shown;
     const keep = new Set(list.map((j) => j.id));
     for (const id of rows.keys()) if (!keep.has(id)) rows.delete(id);
     tbody.replaceChildren(...list.map(row));
     empty.textContent = list.length ? "" : (text || want ? "No job matches." : "No jobs yet: start one from New job.");
   }, 200);
 
-  async function search() {
+  // The first page for the filters, or (older) the next one.
+  async function search(older = false) {
     const text = q.value.trim();
     msg.textContent = "";
     try {
-      const ids = await loadJobs(text, state.value);
-      matches = text ? new Set(ids) : null;
+      if (older) {
+        shown += 100;
+        if (next) {
+          const r = await loadJobs(text, state.value, next);
+          if (matches) r.ids.forEach((id) => matches.add(id));
+          next = r.next;
+        }
+      } else {
+        const r = await loadJobs(text, state.value);
+        shown = 100;
+        matches = text ? new Set(r.ids) : null;
+        next = r.next;
+      }
     } catch (e) {
       msg.textContent = e.message;
     }
     render();
   }
   let timer;
-  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 250); });
-  state.addEventListener("change", search);
+  q.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => search(), 250); });
+  state.addEventListener("change", () => search());
 
   // A job created while a search is shown joins it when it matches.
   const offJob = on("job", (id) => {
@@ -104,7 +120,7 @@ export function jobsView(el) {
     if (text && matches && !matches.has(id) && String(id) === text) matches.add(id);
     render();
   });
-  const offReset = on("reset", search);
+  const offReset = on("reset", () => search());
   render();
   search();
   const tick = setInterval(render, 1000); // rate and ETA age

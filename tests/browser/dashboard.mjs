@@ -135,13 +135,16 @@ async function main() {
     return fcp != null && fcp < 1000 * SCALE ? true : `FCP ${fcp} ms`;
   });
 
-  await step("the symbols form flags a bad symbol, a duplicate and names each", async () => {
+  await step("the symbols form flags a bad symbol, a duplicate, too many, and names each", async () => {
     await page.click("nav >> text=New job");
     await page.fill("#symbols", "AAPL, A/B\n-X AAPL");
     const items = page.locator("#symbols-problems li");
     await page.waitForFunction(() => document.querySelectorAll("#symbols-problems li").length >= 3);
     const text = (await items.allTextContents()).join(" | ");
     const disabled = await page.locator("form button[type=submit]").first().isDisabled();
+    // Over the server's --max-symbols 60, from GET /api/config.
+    await page.fill("#symbols", Array.from({ length: 61 }, (_, i) => `M${i}`).join(","));
+    await page.locator("#symbols-problems li", { hasText: "at most 60" }).waitFor();
     await page.fill("#symbols", "");
     return /A\/B/.test(text) && /“-X”/.test(text) && /AAPL.*2 times/.test(text) && disabled ? true : `problems: ${text}; submit disabled: ${disabled}`;
   });
@@ -386,8 +389,17 @@ async function main() {
     await page.screenshot({ path: join(shotDir, "reconnecting-desktop.png") });
   });
 
+  let otherId = null, listsAfter = 0;
   await step("server restarted on the same port: the badge is live again by itself", async () => {
     await ask("start");
+    const restarted = Date.now();
+    page.on("request", (r) => {
+      if (Date.now() >= restarted && /\/api\/jobs\?/.test(r.url())) listsAfter++;
+    });
+    // Another client's job, likely before the page is back: the page
+    // learns of it from the reset's reload (or the event, if later).
+    const r = await page.request.post(url + "api/jobs", { data: { symbols: ["AFTER1"] } });
+    otherId = (await r.json()).id;
     await badge.and(page.locator('[data-state="live"]')).waitFor({ timeout: T(30) });
     downWindow[1] = Date.now() + 500;
   });
@@ -396,6 +408,24 @@ async function main() {
     await page.locator(`main tbody tr[data-id="${stockId}"] .state`, { hasText: "failed" }).waitFor({ timeout: T(20) });
     const m = await page.evaluate(() => window.__marker);
     return m === "no reload" ? true : `marker=${m}`;
+  });
+
+  await step("after the restart a job another client submitted is listed (reset reloads the lists)", async () => {
+    await page.locator(`main tbody tr[data-id="${otherId}"]`).waitFor({ timeout: T(20) });
+    return listsAfter > 0 ? true : "no GET /api/jobs after the restart";
+  });
+
+  await step("with over 100 jobs the list shows the newest 100, then older ones on request", async () => {
+    for (let i = 0; i < 100; i++) {
+      const r = await page.request.post(url + "api/jobs", { data: { type: "armstrong", from: 0, to: 10 } });
+      if (r.status() !== 202) return `POST ${i}: ${r.status()} ${await r.text()}`;
+    }
+    await page.reload({ waitUntil: "load" });
+    await page.waitForFunction(() => document.querySelectorAll("main tbody tr").length === 100, null, { timeout: T(20) });
+    const hasOld = await page.locator(`main tbody tr[data-id="${stockId}"]`).count();
+    await page.click("text=Show older jobs");
+    await page.locator(`main tbody tr[data-id="${stockId}"]`).waitFor();
+    return hasOld === 0 ? true : "the oldest job was shown before asking";
   });
 
   await page.waitForTimeout(1000);

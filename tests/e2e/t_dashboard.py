@@ -37,7 +37,7 @@ VIEWS = ["jobs", "job", "new", "archives", "camera", "server"]
 CHECKS = [
     "the page loads and the connection badge turns live",
     "first contentful paint under 1000 ms",
-    "the symbols form flags a bad symbol, a duplicate and names each",
+    "the symbols form flags a bad symbol, a duplicate, too many, and names each",
     "submit 50 symbols through the form: the job's detail opens at once",
     "the 50-symbol job's progress bar reaches 100% with no reload",
     "the symbol the upstream 404s shows its error, failed first",
@@ -63,6 +63,8 @@ CHECKS = [
     "server killed: the badge shows reconnecting",
     "server restarted on the same port: the badge is live again by itself",
     "after the restart the finished job is still listed",
+    "after the restart a job another client submitted is listed (reset reloads the lists)",
+    "with over 100 jobs the list shows the newest 100, then older ones on request",
     "no console errors (outside the server-down window)",
     "no failed requests (outside the server-down window)",
 ]
@@ -110,7 +112,7 @@ def skip_reason():
 
 def run_browser(up, data_dir, shots):
     common = ("--source-url", up.source_url, "--camera", "testpattern:320x240@10",
-              "--data-dir", data_dir)
+              "--max-symbols", "60", "--data-dir", data_dir)
     servers = [Server(*common)]
     port = servers[0].port
     argv = ["node", SCRIPT, servers[0].url, node_modules(), chromium(), shots,
