@@ -54,8 +54,9 @@ function watchPage(page) {
   page.on("requestfailed", (r) => {
     const f = r.failure()?.errorText || "";
     // The camera view drops its stream on purpose when it is left; a
-    // download ends its request from the browser's side.
-    if (/\/stream\.mjpg$/.test(r.url()) && /ABORTED/.test(f)) return;
+    // download ends its request from the browser's side, and so does a
+    // reload or a closed page for the event stream.
+    if (/\/stream\.mjpg$|\/api\/events/.test(r.url()) && /ABORTED/.test(f)) return;
     if (/\/archives\//.test(r.url()) && /ABORTED/.test(f)) return;
     problems.requests.push({ t: stamp(), what: `${r.method()} ${r.url()}: ${f}` });
   });
