@@ -77,7 +77,7 @@ export function applyJob(j) {
 }
 
 // Watch a job's symbols (the detail view): its summary, then its symbols
-// a page at a time (failed first), keeping what newer events brought
+// a page at a time in index order (the view sorts them), keeping what newer events brought
 // meanwhile. A server without the symbols pages gets the whole job.
 export async function watch(id) {
   if (!store.watched.has(id)) store.watched.set(id, new Map());
@@ -88,7 +88,7 @@ export async function watch(id) {
   for (let off = 0; ; off += 1000) {
     let page;
     try {
-      page = await api(`/api/jobs/${id}/symbols?order=failed&limit=1000&offset=${off}`);
+      page = await api(`/api/jobs/${id}/symbols?limit=1000&offset=${off}`);
     } catch (e) {
       if (e.status !== 404 || off) throw e;
       applyJob(await api(`/api/jobs/${id}`));

@@ -87,7 +87,11 @@ export function jobView(el, idText) {
 
   text.addEventListener("input", renderSymbols);
   state.addEventListener("change", renderSymbols);
-  const off = on("job", (jid) => { if (jid === id) render(); });
+  const off = on("job", (jid) => {
+    if (jid !== id) return;
+    if (loaded && !store.jobs.has(id)) msg.textContent = `Job ${id} has expired: the server no longer keeps it.`;
+    render();
+  });
   watch(id).then(() => { loaded = true; render(); }, (e) => {
     msg.textContent = e.status === 404 ? `There is no job ${id}.` : e.message;
   });
