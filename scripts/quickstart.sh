@@ -7,6 +7,8 @@
 #                                           plain, ASan+UBSan, TSan, valgrind,
 #                                           a short fuzzing run and distcheck
 #   scripts/quickstart.sh deps              only install missing packages
+#                                           (and the browser test's node
+#                                           modules in tests/browser)
 #
 # Builds go to build/ (and build-asan/, build-tsan/); the source tree
 # stays clean. QUICK=1 limits `test` to the plain build.
@@ -189,7 +191,7 @@ test)
 	[ "$failed" -eq 0 ]
 	;;
 *)
-	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 	;;
 esac

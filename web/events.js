@@ -77,8 +77,9 @@ export function applyJob(j) {
 }
 
 // Watch a job's symbols (the detail view): its summary, then its symbols
-// a page at a time in index order (the view sorts them), keeping what newer events brought
-// meanwhile. A server without the symbols pages gets the whole job.
+// a page at a time in index order (the view sorts them), keeping what
+// newer events brought meanwhile. A server without the symbols pages
+// gets the whole job.
 export async function watch(id) {
   if (!store.watched.has(id)) store.watched.set(id, new Map());
   const j = await api(`/api/jobs/${id}?view=summary`);
