@@ -234,6 +234,39 @@ def test_tty(srv):
     t.ok("#" in text and ("-]" in text or "#]" in text), "tty: with a bar")
 
 
+def test_restart(up):
+    """submit --wait rides out a server killed and started again."""
+    data = tempfile.mkdtemp(prefix="stockcam-cli-restart-")
+    common = ("--source-url", up.source_url, "--data-dir", data,
+              "--per-host-connections", "2")
+    srv = Server(*common)
+    port = srv.port
+    again = None
+    try:
+        p = start(srv, "submit", "--wait", *["slow-700-W%d" % i
+                                             for i in range(12)])
+        jid = p.stdout.readline().decode().strip()
+        poll(lambda: job(srv, jid)["progress"]["succeeded"] >= 2,
+             timeout=30)
+        srv.stop(signal.SIGKILL)
+        time.sleep(1.5)
+        again = Server(*common, "--listen", "%s:%d" % (HOST, port))
+        try:
+            out, err = p.communicate(timeout=scaled(90))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        t.is_(p.returncode, 0, "restart: submit --wait follows the job "
+              "through a kill -9 and a restart, to its end", err.decode())
+        t.is_(job(again, jid)["state"], "succeeded", "restart: the job "
+              "succeeded on the new server")
+    finally:
+        srv.close()
+        if again is not None:
+            again.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def test_down():
     free = Server()
     port = free.port
@@ -272,6 +305,7 @@ def main():
             t.group("interrupt", test_interrupt, srv)
             t.group("tty", test_tty, srv)
             stop_clean(t, srv, "client")
+        t.group("restart", test_restart, up)
     t.group("down", test_down)
     return t.done()
 
