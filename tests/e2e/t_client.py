@@ -267,6 +267,25 @@ def test_restart(up):
         shutil.rmtree(data, ignore_errors=True)
 
 
+def test_completion():
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                          "..", "contrib", "stockcam.bash")
+    if not shutil.which("bash"):
+        t.ok(True, "completion # SKIP no bash")
+        return
+    probe = ('source "$1"; '
+             'COMP_WORDS=(stockcam su); COMP_CWORD=1; _stockcam; '
+             'echo "${COMPREPLY[*]}"; '
+             'COMP_WORDS=(stockcam jobs --state f); COMP_CWORD=3; _stockcam; '
+             'echo "${COMPREPLY[*]}"; '
+             'COMP_WORDS=(stockcam submit --w); COMP_CWORD=2; _stockcam; '
+             'echo "${COMPREPLY[*]}"')
+    p = subprocess.run(["bash", "-c", probe, "bash", script],
+                       capture_output=True, timeout=30)
+    t.is_(p.stdout.decode().splitlines(), ["submit", "failed", "--wait"],
+          "completion: commands, states and options", p.stderr)
+
+
 def test_down():
     free = Server()
     port = free.port
@@ -307,6 +326,7 @@ def main():
             stop_clean(t, srv, "client")
         t.group("restart", test_restart, up)
     t.group("down", test_down)
+    t.group("completion", test_completion)
     return t.done()
 
 
