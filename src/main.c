@@ -29,6 +29,7 @@
 #include "api/assets.h"
 #include "api/synthetic.h"
 #include "camera/camera.h"
+#include "cmd/cmd_client.h"
 #include "cmd/cmd_csv2xml.h"
 #include "http/http.h"
 #include "http/router.h"
@@ -124,6 +125,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "csv2xml") == 0)
 		return cmd_csv2xml_main(argc - 1, argv + 1);
+	if (argc > 1 && cmd_client_is_command(argv[1]))
+		return cmd_client_main(argc - 1, argv + 1);
 	switch (options_load(&opt, argc, argv)) {
 	case OPTIONS_OK:
 		break;

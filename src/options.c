@@ -124,9 +124,12 @@ usage(FILE *f)
 
 	fprintf(f, "usage: stockcam [OPTION]...\n"
 	    "       stockcam csv2xml [OPTION]... [IN.csv|-] [OUT.xml|-]\n"
+	    "       stockcam submit|armstrong|jobs|get|cancel|watch|fetch|"
+	    "health [--server URL] ...\n"
 	    "Serves stock-history jobs, a live camera and a dashboard over "
 	    "HTTP;\nstockcam csv2xml converts one CSV file to XML (see "
-	    "stockcam csv2xml --help).\n\n");
+	    "stockcam csv2xml --help);\nthe other commands are a client of "
+	    "a running server (see stockcam jobs --help).\n\n");
 	for (i = 0; i < O_COUNT; i++) {
 		snprintf(left, sizeof left, "--%s %s", opts[i].name,
 		    opts[i].arg);

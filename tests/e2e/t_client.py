@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""E2E: the command-line client (stockcam submit, armstrong, jobs, get,
+cancel, watch, fetch, health) against the real server and the fixture
+upstream: submit and wait (success, a failed symbol, Ctrl-C cancels,
+--detach leaves it), symbols from arguments, stdin and a file, the jobs
+table, fetch writing readable archives and XML, a server that is down,
+refusals with the server's detail, usage errors, and the progress line on
+a pseudo-terminal (redrawn in place) and on a pipe (plain lines)."""
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (TAP, Server, Upstream, request_json, wait_job, poll,  # noqa: E402
+                     check_binary, check_upstream, start_watchdog, scaled,
+                     command_prefix, server_env, stop_clean, HOST)
+
+t = TAP()
+
+
+def client_env(srv):
+    env = server_env()
+    if srv is not None:
+        env["STOCKCAM_SERVER"] = "http://%s:%d" % (HOST, srv.port)
+    return env
+
+
+def cli(srv, *args, stdin=None, timeout=30.0):
+    """Runs a client command: (rc, stdout, stderr)."""
+    p = subprocess.run([*command_prefix(), *args], input=stdin,
+                       capture_output=True, env=client_env(srv),
+                       timeout=scaled(timeout))
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
+def start(srv, *args):
+    return subprocess.Popen([*command_prefix(), *args], env=client_env(srv),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def job(srv, jid):
+    return request_json(srv, "GET", "/api/jobs/%s" % jid)[3]
+
+
+def test_submit(srv):
+    rc, out, err = cli(srv, "health")
+    t.ok(rc == 0 and ": ok, version" in out, "health: exit 0 and the "
+         "server's status", (rc, out, err))
+    rc, out, err = cli(srv, "submit", "--wait", "AAPL", "MSFT")
+    jid = out.strip()
+    t.is_(rc, 0, "submit --wait: a job that succeeds exits 0", err)
+    t.ok(jid.isdigit() and job(srv, jid)["state"] == "succeeded",
+         "submit --wait: prints the job id; the job succeeded", out)
+    t.ok("\r" not in err and "100%" in err and "2/2" in err,
+         "submit --wait on a pipe: plain progress lines, the last at 100%",
+         err)
+    rc, out, err = cli(srv, "submit", "--wait", "GOOD1", "e404-BAD")
+    t.is_(rc, 1, "submit --wait: a failed symbol exits 1", err)
+    t.ok("e404-BAD" in err and "http_404" in err and "failed" in err,
+         "submit --wait: names the failed symbol, its code and message",
+         err)
+    rc, out, err = cli(srv, "submit", "-", stdin=b"S1\nS2,S3 S4\n\n,S5\n")
+    t.ok(rc == 0 and [s["symbol"] for s in job(srv, out.strip())["symbols"]]
+         == ["S1", "S2", "S3", "S4", "S5"], "submit -: symbols from stdin, "
+         "by lines, commas and spaces", (rc, out, err))
+    d = tempfile.mkdtemp(prefix="stockcam-cli-")
+    try:
+        with open(os.path.join(d, "list"), "w") as f:
+            f.write("F1, F2\nF3\n")
+        rc, out, err = cli(srv, "submit", "--file", os.path.join(d, "list"),
+                           "F0")
+        t.ok(rc == 0 and sorted(s["symbol"] for s in
+                                job(srv, out.strip())["symbols"]) ==
+             ["F0", "F1", "F2", "F3"], "submit --file: symbols from a file "
+             "(and arguments)", (rc, out, err))
+    finally:
+        shutil.rmtree(d)
+    rc, out, err = cli(srv, "submit", "--json", "J1")
+    try:
+        j = json.loads(out)
+    except ValueError:
+        j = {}
+    t.ok(rc == 0 and j.get("symbols", [{}])[0].get("symbol") == "J1",
+         "submit --json: the job's JSON", out)
+    rc, out, err = cli(srv, "submit", "--idempotency-key", "k-1", "K1")
+    rc2, out2, err2 = cli(srv, "submit", "--idempotency-key", "k-1", "K1")
+    t.ok(rc == 0 and rc2 == 0 and out == out2, "submit --idempotency-key: "
+         "the same job twice", (out, out2, err2))
+    rc, out, err = cli(srv, "submit", "GOOD", ".bad")
+    t.ok(rc == 3 and "not a symbol" in err and err.count("\n") == 1,
+         "submit: a refused job exits 3 with the server's detail on one "
+         "line", (rc, err))
+    rc, out, err = cli(srv, "armstrong", "--wait", "0", "100000")
+    t.is_(rc, 0, "armstrong --wait: exits 0", err)
+    t.ok(job(srv, out.strip())["result"][:4] == [0, 1, 2, 3],
+         "armstrong: the search ran", out)
+
+
+def test_listing(srv):
+    rc, out, err = cli(srv, "jobs")
+    lines = out.splitlines()
+    t.ok(rc == 0 and lines and lines[0].split() == ["ID", "TYPE", "STATE",
+                                                    "PROGRESS", "AGE"],
+         "jobs: a table with a header", out)
+    api = request_json(srv, "GET", "/api/jobs")[3]["jobs"]
+    t.is_([ln.split()[0] for ln in lines[1:]], [str(j["id"]) for j in api],
+          "jobs: one row per job, newest first")
+    t.ok(any("(1 failed)" in ln and " failed " in ln for ln in lines),
+         "jobs: progress shows the failed count", out)
+    rc, out, err = cli(srv, "jobs", "--state", "failed", "--limit", "5")
+    rows = out.splitlines()[1:]
+    t.ok(rc == 0 and rows and all(r.split()[2] == "failed" for r in rows),
+         "jobs --state failed: only failed jobs", out)
+    rc, out, err = cli(srv, "jobs", "--state", "bogus")
+    t.ok(rc == 3 and "state" in err, "jobs --state bogus: the server's "
+         "refusal, exit 3", (rc, err))
+    first = api[-1]["id"]
+    rc, out, err = cli(srv, "get", str(first))
+    t.ok(rc == 0 and "state        succeeded" in out and "2/2" in out,
+         "get: the job's summary", out)
+    rc, out, err = cli(srv, "get", str(first), "--symbols")
+    t.ok(rc == 0 and "AAPL" in out and "MSFT" in out and "SYMBOL" in out,
+         "get --symbols: a table of its symbols", out)
+    rc, out, err = cli(srv, "get", "99999")
+    t.ok(rc == 3 and "no job 99999" in err, "get: an unknown job exits 3 "
+         "with the server's detail", (rc, err))
+    rc, out, err = cli(srv, "watch", str(first))
+    t.ok(rc == 0 and "100%" in err, "watch: a finished job returns at once",
+         (rc, err))
+
+
+def test_fetch(srv):
+    rc, out, err = cli(srv, "submit", "--wait", *["T%d" % i for i in
+                                                 range(5)])
+    jid = out.strip()
+    d = tempfile.mkdtemp(prefix="stockcam-fetch-")
+    try:
+        rc, out, err = cli(srv, "fetch", jid, "--out", os.path.join(d, "a"))
+        paths = out.split()
+        names = set()
+        for p in paths:
+            with tarfile.open(p, "r:gz") as tf:
+                names |= {m.name for m in tf.getmembers() if m.isfile()}
+        t.ok(rc == 0 and paths and names == {"%s/T%d.xml" % (jid, i)
+                                             for i in range(5)},
+             "fetch: writes the job's archives, readable, with its files",
+             (rc, out, err, names))
+        t.ok(not [f for f in os.listdir(os.path.join(d, "a"))
+                  if f.endswith(".part")], "fetch: no partial files left")
+        rc, out, err = cli(srv, "fetch", jid, "--xml", "--out",
+                           os.path.join(d, "x"))
+        files = sorted(os.listdir(os.path.join(d, "x")))
+        with open(os.path.join(d, "x", "T0.xml"), "rb") as f:
+            head = f.read(200)
+        t.ok(rc == 0 and files == ["T%d.xml" % i for i in range(5)] and
+             head.startswith(b"<?xml") and b"<Data>" in head,
+             "fetch --xml: each symbol's XML file", (rc, files, err))
+    finally:
+        shutil.rmtree(d)
+
+
+def test_interrupt(srv):
+    slow = ["slow-3000-C%d" % i for i in range(40)]
+    p = start(srv, "submit", "--wait", *slow)
+    jid = p.stdout.readline().decode().strip()
+    poll(lambda: job(srv, jid)["state"] == "running", timeout=10)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=scaled(20))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    t.is_(p.returncode, 130, "Ctrl-C: submit --wait exits 130",
+          err.decode())
+    j = wait_job(srv, jid, timeout=30)
+    t.is_(j["state"], "canceled", "Ctrl-C: ... after asking the server to "
+          "cancel the job")
+    p = start(srv, "submit", "--wait", "--detach", *slow)
+    jid = p.stdout.readline().decode().strip()
+    poll(lambda: job(srv, jid)["state"] == "running", timeout=10)
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=scaled(20))
+    t.is_(p.returncode, 130, "--detach: Ctrl-C exits 130")
+    t.is_(job(srv, jid)["state"], "running", "--detach: ... and leaves the "
+          "job running")
+    rc, out, err = cli(srv, "cancel", jid)
+    t.ok(rc == 0 and "canceled" in out and wait_job(srv, jid)["state"] ==
+         "canceled", "cancel: cancels a running job", (rc, out, err))
+
+
+def test_tty(srv):
+    """The progress line on a terminal: redrawn in place."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([*command_prefix(), "submit", "--wait",
+                          *["slow-150-P%d" % i for i in range(30)]],
+                         env=client_env(srv), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    data = b""
+    deadline = time.monotonic() + scaled(60)
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        elif p.poll() is not None:
+            break
+    p.wait(timeout=scaled(10))
+    os.close(master)
+    text = data.decode("utf-8", "replace")
+    t.is_(p.returncode, 0, "tty: the job succeeds")
+    t.ok(text.count("\r\x1b[K") >= 3, "tty: the line is redrawn in place "
+         "(carriage return, clear line), not scrolled",
+         repr(text[-300:]))
+    t.ok(text.rstrip("\r\n").count("\n") == 0 and text.endswith("\n") and
+         "100%" in text.split("\r\x1b[K")[-1], "tty: one line in the end, "
+         "at 100%, then a newline", repr(text[-200:]))
+    t.ok("#" in text and ("-]" in text or "#]" in text), "tty: with a bar")
+
+
+def test_restart(up):
+    """submit --wait rides out a server killed and started again."""
+    data = tempfile.mkdtemp(prefix="stockcam-cli-restart-")
+    common = ("--source-url", up.source_url, "--data-dir", data,
+              "--per-host-connections", "2")
+    srv = Server(*common)
+    port = srv.port
+    again = None
+    try:
+        p = start(srv, "submit", "--wait", *["slow-700-W%d" % i
+                                             for i in range(12)])
+        jid = p.stdout.readline().decode().strip()
+        poll(lambda: job(srv, jid)["progress"]["succeeded"] >= 2,
+             timeout=30)
+        srv.stop(signal.SIGKILL)
+        time.sleep(1.5)
+        again = Server(*common, "--listen", "%s:%d" % (HOST, port))
+        try:
+            out, err = p.communicate(timeout=scaled(90))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        t.is_(p.returncode, 0, "restart: submit --wait follows the job "
+              "through a kill -9 and a restart, to its end", err.decode())
+        t.is_(job(again, jid)["state"], "succeeded", "restart: the job "
+              "succeeded on the new server")
+    finally:
+        srv.close()
+        if again is not None:
+            again.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_completion():
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                          "..", "contrib", "stockcam.bash")
+    if not shutil.which("bash"):
+        t.ok(True, "completion # SKIP no bash")
+        return
+    probe = ('source "$1"; '
+             'COMP_WORDS=(stockcam su); COMP_CWORD=1; _stockcam; '
+             'echo "${COMPREPLY[*]}"; '
+             'COMP_WORDS=(stockcam jobs --state f); COMP_CWORD=3; _stockcam; '
+             'echo "${COMPREPLY[*]}"; '
+             'COMP_WORDS=(stockcam submit --w); COMP_CWORD=2; _stockcam; '
+             'echo "${COMPREPLY[*]}"')
+    p = subprocess.run(["bash", "-c", probe, "bash", script],
+                       capture_output=True, timeout=30)
+    t.is_(p.stdout.decode().splitlines(), ["submit", "failed", "--wait"],
+          "completion: commands, states and options", p.stderr)
+
+
+def test_down():
+    free = Server()
+    port = free.port
+    free.stop()
+    env = server_env()
+    env["STOCKCAM_SERVER"] = "http://%s:%d" % (HOST, port)
+    for args in (["health"], ["submit", "AAPL"], ["jobs"], ["watch", "1"]):
+        p = subprocess.run([*command_prefix(), *args], capture_output=True,
+                           env=env, timeout=scaled(30))
+        err = p.stderr.decode()
+        t.ok(p.returncode == 3 and err.count("\n") == 1 and
+             ("onnect" in err), "server down: %s exits 3 with one line"
+             % args[0], (p.returncode, err))
+    for args, what in ((["get", "abc"], "a job id that is not one"),
+                       (["armstrong", "5"], "armstrong without TO"),
+                       (["submit"], "submit without symbols"),
+                       (["jobs", "--frob"], "an unknown option"),
+                       (["health", "--server", "ftp://x"], "a server URL "
+                        "that is not http")):
+        p = subprocess.run([*command_prefix(), *args], capture_output=True,
+                           env=env, timeout=scaled(30))
+        t.ok(p.returncode == 2 and p.stderr, "usage: %s exits 2" % what,
+             (p.returncode, p.stderr))
+
+
+def main():
+    check_binary()
+    check_upstream()
+    start_watchdog(scaled(600))
+    with Upstream("--rows", "200") as up:
+        srv = Server("--source-url", up.source_url)
+        with srv:
+            t.group("submit", test_submit, srv)
+            t.group("listing", test_listing, srv)
+            t.group("fetch", test_fetch, srv)
+            t.group("interrupt", test_interrupt, srv)
+            t.group("tty", test_tty, srv)
+            stop_clean(t, srv, "client")
+        t.group("restart", test_restart, up)
+    t.group("down", test_down)
+    t.group("completion", test_completion)
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
