@@ -30,17 +30,19 @@ export const isDone = (j) => ["succeeded", "failed", "canceled"].includes(j.stat
 export function progressOf(j) {
   const p = j.progress || {};
   if (j.type === "armstrong") {
-    return { total: p.total || 0, done: p.examined || 0, ok: p.examined || 0, bad: 0, off: 0 };
+    return { total: p.total || 0, done: p.examined || 0, ok: p.examined || 0, bad: 0, off: 0, conv: 0 };
   }
-  const bad = p.failed || 0, off = p.canceled || 0;
-  return { total: p.total || 0, done: (p.succeeded || 0) + bad + off, ok: p.succeeded || 0, bad, off };
+  // conv: converted, waiting for its archive (batches are packed by 100s).
+  const bad = p.failed || 0, off = p.canceled || 0, conv = p.archiving || 0;
+  return { total: p.total || 0, done: (p.succeeded || 0) + bad + off, ok: p.succeeded || 0, bad, off, conv };
 }
 
 // Keep samples of the last 20 s of progress of a running job.
 function sample(j, old) {
   const now = performance.now() / 1000;
   const samples = (old?.samples || []).filter((x) => now - x.t < 20);
-  samples.push({ t: now, done: progressOf(j).done });
+  const p = progressOf(j);
+  samples.push({ t: now, done: p.done + p.conv });
   return samples;
 }
 
@@ -52,7 +54,7 @@ export function rateOf(j) {
   const dt = performance.now() / 1000 - a.t;
   if (dt < 1) return { rate: null, eta: null };
   const rate = (b.done - a.done) / dt;
-  const left = progressOf(j).total - b.done;
+  const left = progressOf(j).total - b.done;  // b.done counts converted
   return { rate, eta: rate > 0 ? left / rate : null };
 }
 
@@ -145,6 +147,18 @@ export async function reload() {
   emit("reset");
 }
 
+// The figures of the minutes before the page opened: `history` rows.
+function applyHistory(h) {
+  const rows = h.samples || [], now = Date.now();
+  if (!rows.length || store.stats.length > rows.length) return;
+  const up = rows[rows.length - 1][0];
+  store.stats = rows.map(([u, created, done, fq, cq, pq]) => ({
+    t: now - (up - u) * 1000,
+    s: { jobs: { created }, symbols: { succeeded: done, failed: 0 },
+      pools: { fetch: { queued: fq }, convert: { queued: cq }, cpu: { queued: pq } } },
+  }));
+}
+
 function applyStats(s) {
   const t = Date.now();
   store.stats.push({ t, s });
@@ -213,5 +227,6 @@ export function connect() {
     emit("camera", c);
   });
   handle("stats", applyStats);
+  handle("history", applyHistory);
   handle("reset", () => reload());
 }

@@ -5,7 +5,8 @@ import { h, scrollTable, fmtTime, fmtDur, throttle } from "./util.js";
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed", "canceled"];
 
-// A progress bar: succeeded, failed and canceled parts of the total.
+// A progress bar: succeeded, converted (not yet archived), failed and
+// canceled parts of the total.
 export function bar(j, label) {
   const p = progressOf(j);
   const pct = p.total ? Math.floor((100 * p.done) / p.total) : (isDone(j) ? 100 : 0);
@@ -16,13 +17,14 @@ export function bar(j, label) {
   };
   return h("div", { class: "bar", role: "progressbar", "aria-label": label,
     "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct,
-    "aria-valuetext": `${pct}% (${p.done} of ${p.total})` }, part("ok", p.ok), part("bad", p.bad), part("off", p.off));
+    "aria-valuetext": `${pct}% (${p.done} of ${p.total})` }, part("ok", p.ok), part("conv", p.conv), part("bad", p.bad), part("off", p.off));
 }
 
 export function progressText(j) {
   const p = progressOf(j), r = rateOf(j);
   let t = `${p.done} / ${p.total}`;
-  const notes = [p.bad && `${p.bad} failed`, p.off && `${p.off} canceled`].filter(Boolean);
+  const notes = [p.conv && !isDone(j) && `${p.conv} converted`, p.bad && `${p.bad} failed`,
+    p.off && `${p.off} canceled`].filter(Boolean);
   if (notes.length) t += ` (${notes.join(", ")})`;
   if (r.rate != null) t += ` · ${r.rate.toFixed(1)}/s`;
   if (r.eta != null) t += ` · ETA ${fmtDur(r.eta)}`;

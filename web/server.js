@@ -55,7 +55,8 @@ export function serverView(el) {
   const offStats = on("stats", render);
   const offReset = on("reset", loadHealth);
   loadHealth();
-  if (store.stats.length) render(store.stats.at(-1).s);
+  // Rows from `history` hold only the charts' figures.
+  if (store.stats.at(-1)?.s.connections) render(store.stats.at(-1).s);
   else api("/api/stats").then(render, () => {});
   return () => { offStats(); offReset(); };
 }

@@ -10,7 +10,9 @@
  * events, gets a `reset` event instead and reloads what it shows. The
  * server's figures go out once a second as `stats`, without an id (they
  * are not replayed: the next one says it all), and a comment every 15 s
- * keeps proxies and idle clients from closing the stream.
+ * keeps proxies and idle clients from closing the stream. A client
+ * first gets `history`, the chart figures of the last EVENTS_HISTORY
+ * seconds, so a page opened (or reloaded) now draws five minutes at once.
  *
  * Each event is rendered once into a counted buffer and attached to
  * every client's socket by reference; the last socket to send it frees
@@ -45,6 +47,8 @@
 #include "jobs/jobs.h"
 #include "jobs/stockjob.h"
 #include "lib/log.h"
+#include "lib/mono.h"
+#include "lib/pool.h"
 #include "lib/xmalloc.h"
 #include "stock/archiver.h"
 
@@ -53,6 +57,7 @@
 #define EVENTS_COALESCE_MS	100
 #define EVENTS_HEARTBEAT_S	15
 #define EVENTS_RETRY_MS		2000	/* the browser's reconnect delay */
+#define EVENTS_HISTORY		300	/* seconds of figures for charts */
 
 static const char events_ping[] = ": ping\n\n";
 
@@ -62,6 +67,13 @@ struct ev_msg {
 	uint64_t	 seq;		/* in the ring, or 0 */
 	size_t		 len;
 	char		 text[];
+};
+
+/* What the charts draw, once a second. */
+struct ev_sample {
+	double		 uptime_s;
+	uint64_t	 jobs_created, symbols_done;
+	unsigned	 queued[3];	/* fetch, convert, cpu */
 };
 
 struct ev_client {
@@ -80,6 +92,8 @@ struct api_events {
 	LIST_HEAD(, ev_client)	 clients;
 	unsigned		 nclients;
 	uint64_t		 dropped;	/* clients too slow */
+	struct ev_sample	 history[EVENTS_HISTORY];
+	unsigned		 hist_next, hist_count;
 	char			 cam_state[32];
 	char			*cam_error;
 	struct event		*tick, *heartbeat;
@@ -249,12 +263,61 @@ ev_camera_changed(struct api_events *ev, json_t *cam)
 }
 
 static void
+ev_sample(struct api_events *ev)
+{
+	struct ev_sample	*s = &ev->history[ev->hist_next];
+	struct jobs_stats	 js;
+	struct stockjob_stats	 ss;
+	struct pool		*pools[3] = { ev->sv->fetch_pool,
+				    ev->sv->convert_pool, ev->sv->cpu_pool };
+	struct pool_stats	 ps;
+	unsigned		 i;
+
+	jobs_get_stats(ev->sv->jobs, &js);
+	stockjob_get_stats(ev->sv->stock, &ss);
+	s->uptime_s = mono_since_s(&ev->sv->started);
+	s->jobs_created = js.created;
+	s->symbols_done = ss.symbols_succeeded + ss.symbols_failed;
+	for (i = 0; i < 3; i++) {
+		pool_get_stats(pools[i], &ps);
+		s->queued[i] = ps.queued;
+	}
+	ev->hist_next = (ev->hist_next + 1) % EVENTS_HISTORY;
+	if (ev->hist_count < EVENTS_HISTORY)
+		ev->hist_count++;
+}
+
+/* The `history` event: the samples, oldest first, as rows. */
+static struct ev_msg *
+ev_history(struct api_events *ev)
+{
+	const struct ev_sample	*s;
+	json_t			*rows;
+	unsigned		 i;
+
+	rows = json_array();
+	for (i = 0; i < ev->hist_count; i++) {
+		s = &ev->history[(ev->hist_next + EVENTS_HISTORY -
+		    ev->hist_count + i) % EVENTS_HISTORY];
+		json_array_append_new(rows, json_pack("[f, I, I, I, I, I]",
+		    s->uptime_s, (json_int_t)s->jobs_created,
+		    (json_int_t)s->symbols_done, (json_int_t)s->queued[0],
+		    (json_int_t)s->queued[1], (json_int_t)s->queued[2]));
+	}
+	return ev_msg_new(ev, "history", json_pack("{s:i, s:[s, s, s, s, s, s],"
+	    " s:o}", "interval_s", 1, "columns", "uptime_s", "jobs_created",
+	    "symbols_done", "fetch_queued", "convert_queued", "cpu_queued",
+	    "samples", rows), 0, 0);
+}
+
+static void
 ev_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct api_events	*ev = arg;
 	struct ev_msg		*m;
 	json_t			*st, *cam = NULL;
 
+	ev_sample(ev);
 	if (ev->cam != NULL) {
 		cam = api_camera_json(ev->cam);
 		if (ev_camera_changed(ev, cam))
@@ -345,6 +408,9 @@ ev_stream(struct http_request *req, const struct router_params *params,
 	    "%s, last id %s-%" PRIu64 "\n\n", EVENTS_RETRY_MS, ev->run,
 	    ev->run, ev->seq);
 	http_stream_write(req, hello, strlen(hello));
+	m = ev_history(ev);
+	ev_client_write(c, NULL, 0, m);	/* the first write: never a drop */
+	ev_msg_unref(m);
 	if (last == NULL || *last == '\0')
 		return;
 	if ((at = ev_resume_at(ev, last)) < 0) {

@@ -259,11 +259,13 @@ stockjob_json(const struct job *job, json_t *obj, int detail)
 	json_t			*arr, *progress;
 	unsigned		 i;
 
-	progress = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	/* Converted files wait for a batch: "archiving" tells them apart. */
+	progress = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "total", (json_int_t)sk->nsym,
 	    "queued", (json_int_t)sk->count[SYM_QUEUED],
 	    "running", (json_int_t)(sk->count[SYM_FETCHING] +
 	    sk->count[SYM_CONVERTING] + sk->count[SYM_ARCHIVING]),
+	    "archiving", (json_int_t)sk->count[SYM_ARCHIVING],
 	    "succeeded", (json_int_t)sk->count[SYM_SUCCEEDED],
 	    "failed", (json_int_t)sk->count[SYM_FAILED],
 	    "canceled", (json_int_t)sk->count[SYM_CANCELED]);

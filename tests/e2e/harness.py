@@ -935,6 +935,10 @@ def job_issues(j, symbols=None):
         if not issues and sum(pr[k] for k in ("queued", "running", "succeeded",
                                               "failed", "canceled")) != pr["total"]:
             issues.append("progress parts do not add up to total: %r" % pr)
+        if not is_int(pr.get("archiving")) or not \
+                0 <= pr["archiving"] <= pr["running"]:
+            issues.append("progress.archiving=%r, want a part of running"
+                          % (pr.get("archiving"),))
     if symbols is None:
         return issues
     syms = j.get("symbols")

@@ -129,6 +129,17 @@ def test_life(up):
         t.ok(0.5 < gap < 3.0, "stats: about once a second (%.2f s)" % gap)
         t.is_(es.retry, 2000, "events: retry: 2000 tells browsers when to "
               "reconnect")
+        with EventStream(srv) as es2:
+            h = es2.next_event(timeout=5)
+        d = h["data"]
+        rows = d.get("samples") if isinstance(d, dict) else None
+        t.ok(h["event"] == "history" and h["id"] is None and
+             d.get("columns", [None])[0] == "uptime_s" and rows and
+             all(len(r) == 6 for r in rows) and
+             [r[0] for r in rows] == sorted(r[0] for r in rows) and
+             rows[-1][1] == 1 and rows[-1][2] == 4,
+             "history: a new client first gets the chart figures so far "
+             "(one row a second: jobs created, symbols done, queues)", d)
         stop_clean(t, srv, "life")
 
 

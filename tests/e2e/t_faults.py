@@ -82,7 +82,7 @@ def test_faults(up):
         issues = job_issues(j, syms)
         t.ok(not issues, "fault job JSON is well formed", issues)
         nfail = sum(1 for v in FAULTS.values() if v[0] == "failed")
-        want_prog = {"total": len(syms), "queued": 0, "running": 0,
+        want_prog = {"total": len(syms), "queued": 0, "running": 0, "archiving": 0,
                      "succeeded": len(syms) - nfail, "failed": nfail, "canceled": 0}
         t.is_(j.get("progress"), want_prog, "fault job progress")
         sm = symbol_map(j)

@@ -176,7 +176,8 @@ def test_job(srv, up, book):
     ts = [fin.get("created_at"), fin.get("started_at"), fin.get("finished_at")]
     t.ok(all(isinstance(x, str) for x in ts) and ts[0] <= ts[1] <= ts[2],
          "created_at <= started_at <= finished_at, all set", "times=%r" % ts)
-    t.is_(fin.get("progress"), {"total": len(syms), "queued": 0, "running": 0, "succeeded": len(syms),
+    t.is_(fin.get("progress"), {"total": len(syms), "queued": 0, "running": 0, "archiving": 0,
+                                "succeeded": len(syms),
                                 "failed": 0, "canceled": 0}, "progress of the finished job")
     counts = up.stats()["requests"]
     sm = symbol_map(fin)
