@@ -5,8 +5,10 @@
  *
  * Stock jobs count symbols finished (succeeded, failed or canceled) of
  * the total; Armstrong searches count numbers examined. The rate is the
- * mean since the job was first seen running, and the ETA what is left at
- * that rate.
+ * mean since the job was first seen, and the ETA what is left at that
+ * rate; for stock jobs both count converted symbols still waiting for
+ * their archive's batch, which would otherwise make them jump by
+ * batches.
  */
 #include "config.h"
 
@@ -63,7 +65,7 @@ cmd_client_progress(const json_t *job, struct client_rate *r, double now,
 	const json_t	*p = json_object_get(job, "progress");
 	const char	*type = json_string_value(json_object_get(job, "type"));
 	const char	*state = json_string_value(json_object_get(job, "state"));
-	double		 total, done, failed = 0, rate = 0;
+	double		 total, done, moved, failed = 0, rate = 0;
 	char		 bar[128], counts[96], rs[64] = "", eta[64] = "", a[48],
 			 b[48];
 	int		 i, fill, stock;
@@ -73,16 +75,17 @@ cmd_client_progress(const json_t *job, struct client_rate *r, double now,
 	if (stock) {
 		failed = num(p, "failed");
 		done = num(p, "succeeded") + failed + num(p, "canceled");
+		moved = done + num(p, "archiving");
 	} else
-		done = num(p, "examined");
-	if (r->t0 == 0 || done < r->done0) {
+		moved = done = num(p, "examined");
+	if (r->t0 == 0 || moved < r->done0) {
 		r->t0 = now;
-		r->done0 = done;
+		r->done0 = moved;
 	}
 	r->t = now;
-	r->done = done;
-	if (now - r->t0 >= RATE_MIN_S && done > r->done0)
-		rate = (done - r->done0) / (now - r->t0);
+	r->done = moved;
+	if (now - r->t0 >= RATE_MIN_S && moved > r->done0)
+		rate = (moved - r->done0) / (now - r->t0);
 	if (width > (int)sizeof bar - 3)
 		width = (int)sizeof bar - 3;
 	fill = total > 0 ? (int)(width * (done / total)) : 0;
@@ -104,8 +107,8 @@ cmd_client_progress(const json_t *job, struct client_rate *r, double now,
 	if (rate > 0) {
 		si(rate, a, sizeof a);
 		snprintf(rs, sizeof rs, "  %s/s", a);
-		if (total > done) {
-			duration((total - done) / rate, b, sizeof b);
+		if (total > moved) {
+			duration((total - moved) / rate, b, sizeof b);
 			snprintf(eta, sizeof eta, "  ETA %s", b);
 		}
 	}
