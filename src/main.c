@@ -219,6 +219,7 @@ main(int argc, char **argv)
 	api_register(app.router, &app.figures);
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
 	    app.stock, app.search, opt.max_symbols);
+	app.figures.api_jobs = app.api_jobs;
 	app.api_files = api_files_register(app.router, app.jobs, app.stock,
 	    app.io_pool);
 	synthetic_register(app.router);

@@ -9,11 +9,14 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/api_jobs.h"
+#include "api/render.h"
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
 #include "jobs/jobs.h"
 #include "jobs/stockjob.h"
+#include "lib/log.h"
 #include "lib/mono.h"
 #include "lib/pool.h"
 #include "stock/names.h"
@@ -50,11 +53,15 @@ api_stats_json(const struct api_server *sv)
 	struct http_stats	 hs;
 	struct jobs_stats	 js;
 	struct stockjob_stats	 ss;
+	struct render_stats	 rs = { 0, 0, 0 };
+	json_t			*obj;
 
+	if (sv->api_jobs != NULL)
+		api_jobs_get_render_stats(sv->api_jobs, &rs);
 	http_server_get_stats(sv->http, &hs);
 	jobs_get_stats(sv->jobs, &js);
 	stockjob_get_stats(sv->stock, &ss);
-	return json_pack(
+	obj = json_pack(
 	    "{s:f, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
 	    " s:{s:o, s:o, s:o},"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
@@ -89,6 +96,14 @@ api_stats_json(const struct api_server *sv)
 		"archiving", (json_int_t)ss.archiving,
 		"succeeded", (json_int_t)ss.symbols_succeeded,
 		"failed", (json_int_t)ss.symbols_failed);
+	if (obj == NULL)
+		fatalx("api: json_pack stats");
+	/* Job bodies rendered, and replies that shared one (long-polls). */
+	json_object_set_new(obj, "renders", json_pack("{s:I, s:I, s:I}",
+	    "jobs", (json_int_t)rs.renders,
+	    "bytes", (json_int_t)rs.rendered_bytes,
+	    "shared", (json_int_t)rs.shared));
+	return obj;
 }
 
 static void

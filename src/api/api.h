@@ -18,6 +18,7 @@ struct api_server {
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	struct http_server	*http;
 	struct jobs		*jobs;
+	struct api_jobs		*api_jobs;	/* its renderings' figures */
 	struct stockjob		*stock;
 	struct pool		*fetch_pool;
 	struct pool		*convert_pool;

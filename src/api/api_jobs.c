@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "api/api_jobs.h"
+#include "api/render.h"
 #include "http/http.h"
 #include "http/reply.h"
 #include "http/router.h"
@@ -58,6 +59,7 @@ struct api_jobs {
 	struct event_base	*base;
 	unsigned		 max_symbols;
 	LIST_HEAD(, waiter)	 waiters;
+	struct render_cache	*render;	/* job bodies, shared */
 };
 
 /* --- helpers --- */
@@ -160,8 +162,8 @@ deferred_synced(void *arg)
 			if (d->symbols)
 				api_jobs_symbols_reply(d, job);
 			else
-				reply_json(d->req, d->status, job_json(job,
-				    !summary_view(d->req)));
+				render_reply_job(d->api->render, d->req,
+				    d->status, job, !summary_view(d->req));
 		}
 	}
 	free(d);
@@ -782,6 +784,7 @@ api_jobs_register(struct router *r, struct event_base *base,
 	api->max_symbols = max_symbols;
 	LIST_INIT(&api->waiters);
 	api->base = base;
+	api->render = render_cache_new(base);
 	router_add(r, HTTP_POST, "/api/jobs", api_jobs_post, api);
 	router_add(r, HTTP_GET, "/api/jobs", api_jobs_list, api);
 	router_add(r, HTTP_GET, "/api/jobs/{id}", api_jobs_get, api);
@@ -802,5 +805,12 @@ api_jobs_free(struct api_jobs *api)
 		job_unwait(w->jw);
 		waiter_free(w);
 	}
+	render_cache_free(api->render);
 	free(api);
+}
+
+void
+api_jobs_get_render_stats(const struct api_jobs *api, struct render_stats *st)
+{
+	render_cache_get_stats(api->render, st);
 }

@@ -7,6 +7,7 @@ struct event_base;
 struct http_request;
 struct job;
 struct jobs;
+struct render_stats;
 struct router_params;
 struct router;
 struct searchjob;
@@ -18,6 +19,9 @@ struct api_jobs	*api_jobs_register(struct router *, struct event_base *,
 		    unsigned max_symbols);
 /* Frees the waiters still held, then the API. */
 void		 api_jobs_free(struct api_jobs *);
+/* How job bodies were rendered and shared (for the stats). */
+void		 api_jobs_get_render_stats(const struct api_jobs *,
+		    struct render_stats *);
 /* The job named by the route's {id}; NULL and a 404 made if none. */
 struct job	*api_jobs_find(struct jobs *, struct http_request *,
 		    const struct router_params *);

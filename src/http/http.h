@@ -103,6 +103,13 @@ void		 http_reply(struct http_request *, int status,
 /* Same, moving the contents out of `body`. */
 void		 http_reply_buffer(struct http_request *, int status,
 		    const char *content_type, struct evbuffer *body);
+/*
+ * Same, without copying the body: cleanup runs on the loop once it is
+ * sent or dropped, so one rendering can be shared by many replies.
+ */
+void		 http_reply_ref(struct http_request *, int status,
+		    const char *content_type, const void *body, size_t len,
+		    void (*cleanup)(const void *, size_t, void *), void *arg);
 
 /*
  * A reply of open length (a live stream): headers now, then writes as

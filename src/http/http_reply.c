@@ -119,3 +119,19 @@ http_reply(struct http_request *req, int status, const char *content_type,
 	http_reply_buffer(req, status, content_type, buf);
 	evbuffer_free(buf);
 }
+
+void
+http_reply_ref(struct http_request *req, int status, const char *content_type,
+    const void *body, size_t len,
+    void (*cleanup)(const void *, size_t, void *), void *arg)
+{
+	struct evbuffer	*buf;
+
+	if ((buf = evbuffer_new()) == NULL)
+		fatalx("http: evbuffer_new");
+	/* The chain moves to the socket as it is; freeing it runs cleanup. */
+	if (evbuffer_add_reference(buf, body, len, cleanup, arg) != 0)
+		fatalx("http: evbuffer_add_reference");
+	http_reply_buffer(req, status, content_type, buf);
+	evbuffer_free(buf);
+}
