@@ -119,6 +119,13 @@ with Upstream("--rows", "200") as up, \
     p99 = lat_sorted[int(len(lat_sorted) * 0.99)] if lat_sorted else None
     t.diag("health during the polls: %d probes, p99 %.1f ms, worst %.1f ms"
            % (len(lat), (p99 or 0) * 1e3, (worst or 0) * 1e3))
+    # HEAD takes the same shared path and sends no body.
+    st, hd, body = request(srv, "GET", "/api/jobs/%d" % jid)
+    sth, hdh, bodyh = request(srv, "HEAD", "/api/jobs/%d" % jid)
+    t.ok(st == 200 and sth == 200 and bodyh == b"" and
+         hdh.get("content-length") == str(len(body)),
+         "long-poll render: HEAD of the job has GET's length and no body",
+         "GET %r %d bytes, HEAD %r %r" % (st, len(body), sth, hdh))
     t.ok(lat and not bad and p99 < scaled(1.0),
          "long-poll render: /api/health answers 200 quickly throughout",
          "probes=%d bad=%r p99=%r" % (len(lat), bad[:5], p99))
