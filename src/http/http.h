@@ -74,7 +74,7 @@ void		 http_server_free(struct http_server *);
 enum http_method http_request_method(const struct http_request *);
 /* The method as sent ("-" before the head is parsed). */
 const char	*http_request_method_name(const struct http_request *);
-/* The path, percent-decoded, without the query. */
+/* The path as sent (still percent-encoded), without the query. */
 const char	*http_request_path(const struct http_request *);
 /* A query parameter's decoded value, or NULL. */
 const char	*http_request_query(const struct http_request *, const char *);

@@ -21,6 +21,7 @@
 #define HTTP_LINGER_MS		2000	/* reading leftovers before close */
 #define HTTP_MAX_REJECTS	256	/* rejected sockets lingering at once */
 #define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE and friends */
+#define HTTP_MAX_BLANK_LINES	8	/* empty lines before a request line */
 #define HTTP_STREAM_MAX_WRITE	(1024 * 1024)	/* bytes per send, streams */
 
 struct bufferevent;
@@ -68,6 +69,7 @@ struct http_conn {
 	struct event		*timer;
 	enum http_conn_state	 state;
 	size_t			 scanned;	/* head bytes searched so far */
+	unsigned		 blank_lines;	/* skipped before this head */
 	int			 close_after;	/* close once the reply drains */
 	int			 read_eof;
 	struct http_request	*req;		/* while BODY or HANDLING */
