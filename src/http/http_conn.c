@@ -249,6 +249,7 @@ http_conn_sent(struct http_conn *conn)
 		return;
 	}
 	conn->state = HTTP_CONN_IDLE;
+	conn->served++;
 	conn_arm(conn, conn->srv->keepalive_tv);
 	conn_process(conn);
 }
@@ -320,13 +321,15 @@ http_conn_free(struct http_conn *conn)
 }
 
 void
-http_conn_new(struct http_server *srv, int fd, const char *peer)
+http_conn_new(struct http_server *srv, int fd, const char *peer,
+    const char *addr)
 {
 	struct http_conn	*conn;
 
 	conn = xcalloc(1, sizeof *conn);
 	conn->srv = srv;
 	snprintf(conn->peer, sizeof conn->peer, "%s", peer);
+	snprintf(conn->addr, sizeof conn->addr, "%s", addr);
 	conn->bev = bufferevent_socket_new(srv->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	conn->timer = evtimer_new(srv->base, conn_timer_cb, conn);

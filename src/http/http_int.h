@@ -72,8 +72,10 @@ struct http_conn {
 	unsigned		 blank_lines;	/* skipped before this head */
 	int			 close_after;	/* close once the reply drains */
 	int			 read_eof;
+	unsigned		 served;	/* requests answered */
 	struct http_request	*req;		/* while BODY or HANDLING */
 	char			 peer[INET6_ADDRSTRLEN + 8];
+	char			 addr[INET6_ADDRSTRLEN]; /* "": not counted */
 };
 TAILQ_HEAD(http_conns, http_conn);
 
@@ -96,6 +98,8 @@ struct http_server {
 	unsigned		 nrejects;
 	char			*reject_reply;
 	size_t			 reject_len;
+	char			*client_reply;	/* over the per-client cap */
+	size_t			 client_len;
 
 	const struct timeval	*request_tv;	/* common timeouts */
 	const struct timeval	*keepalive_tv;
@@ -109,7 +113,8 @@ struct http_server {
 };
 
 /* Sets up a connection on fd (which it then owns) and starts reading. */
-void		 http_conn_new(struct http_server *, int fd, const char *peer);
+void		 http_conn_new(struct http_server *, int fd, const char *peer,
+		    const char *addr);
 /* Closes the connection; a request its handler still owns is told. */
 void		 http_conn_free(struct http_conn *);
 /* The output drained: next request, linger and close, or drain callback. */
