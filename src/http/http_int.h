@@ -92,6 +92,8 @@ struct http_server {
 	struct evconnlistener	*listeners[HTTP_MAX_LISTENERS];
 	unsigned		 nlisteners;
 	struct event		*accept_pause;
+	int			 spare_fd;	/* /dev/null, given up at EMFILE */
+	time_t			 fd_warned;
 
 	struct http_conns	 conns;
 	struct http_rejects	 rejects;

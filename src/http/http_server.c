@@ -11,8 +11,10 @@
  * --max-connections-per-client connections gets the same treatment, so
  * one client cannot take every slot; the host's own 127.0.0.1 and ::1
  * are not counted (a local reverse proxy speaks for many clients). When
- * accept fails for want of fds the listeners pause briefly instead of
- * spinning.
+ * accept fails for want of fds, a spare fd kept open for the purpose is
+ * closed so the waiting client can be accepted, told 503 and closed (it
+ * would otherwise hang in the backlog); only if that fails too do the
+ * listeners pause briefly instead of spinning.
  */
 #include "config.h"
 
@@ -23,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,16 +231,75 @@ accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(srv->listeners[i]);
 }
 
-/* Out of fds (or similar): pause accepting instead of spinning. */
+static void
+spare_open(struct http_server *srv)
+{
+	if (srv->spare_fd == -1)
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of fds: give up the spare, accept what waits on the listener with
+ * it, one by one, answer each the canned 503 and close it, then take the
+ * spare back. Returns how many were answered.
+ */
+static unsigned
+accept_with_spare(struct http_server *srv, struct evconnlistener *l)
+{
+	char		buf[512];
+	unsigned	n;
+	ssize_t		unused;
+	int		fd;
+
+	for (n = 0; n < 64 && srv->spare_fd != -1; n++) {
+		close(srv->spare_fd);
+		srv->spare_fd = -1;
+		fd = accept4(evconnlistener_get_fd(l), NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			srv->stats.conns_rejected++;
+			srv->stats.requests++;
+			srv->stats.by_class[5]++;
+			unused = send(fd, srv->reject_reply, srv->reject_len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			/*
+			 * No fd to linger with: read what has come, so the
+			 * close sends a FIN after the reply, not a reset.
+			 */
+			shutdown(fd, SHUT_WR);
+			while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+				;
+			(void)unused;
+			close(fd);
+		}
+		spare_open(srv);
+		if (fd == -1)
+			break;
+	}
+	return n;
+}
+
+/* Out of fds (or similar): 503 with the spare fd, else pause accepting. */
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct http_server	*srv = arg;
 	struct timeval		 tv;
-	unsigned		 i;
+	unsigned		 i, n;
+	int			 err = EVUTIL_SOCKET_ERROR();
+	time_t			 now = time(NULL);
 
-	log_warn("http: accept: %s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if ((err == EMFILE || err == ENFILE) && srv->spare_fd != -1) {
+		n = accept_with_spare(srv, l);
+		if (now != srv->fd_warned) {	/* once a second at most */
+			srv->fd_warned = now;
+			log_warn("http: accept: %s; answered %u connection(s) "
+			    "503 with the spare fd", strerror(err), n);
+		}
+		if (srv->spare_fd != -1)
+			return;
+	}
+	log_warn("http: accept: %s", evutil_socket_error_to_string(err));
 	for (i = 0; i < srv->nlisteners; i++)
 		evconnlistener_disable(srv->listeners[i]);
 	timeval_from_ms(&tv, HTTP_ACCEPT_PAUSE_MS);
@@ -330,6 +392,8 @@ http_server_new(struct event_base *base, const struct http_limits *limits,
 	    srv->linger_tv == NULL)
 		fatalx("http: cannot set up timeouts");
 
+	srv->spare_fd = -1;
+	spare_open(srv);
 	srv->accept_pause = evtimer_new(base, accept_resume_cb, srv);
 	if (srv->accept_pause == NULL)
 		fatalx("http: evtimer_new");
@@ -362,6 +426,8 @@ http_server_free(struct http_server *srv)
 	while ((rj = LIST_FIRST(&srv->rejects)) != NULL)
 		reject_free(rj);
 	event_free(srv->accept_pause);
+	if (srv->spare_fd != -1)
+		close(srv->spare_fd);
 	free(srv->reject_reply);
 	free(srv->client_reply);
 	free(srv);

@@ -2,13 +2,17 @@
 """E2E: one client cannot hold every connection slot
 (--max-connections-per-client, counted per peer address, the host's own
 127.0.0.1 not counted), and at --max-connections idle keep-alive
-connections are closed to make room for a newcomer.
+connections are closed to make room for a newcomer; out of file
+descriptors (a low ulimit -n), every connection still gets an answer,
+and --max-connections is lowered at startup to fit the limit.
 
 Other clients are played by binding the client socket to 127.0.0.2,
 127.0.0.3 (Linux routes all of 127/8 on lo); the server listens on
 127.0.0.1."""
 
 import os
+import resource
+import select
 import socket
 import sys
 import time
@@ -185,6 +189,102 @@ def test_evict_idle(srv):
     still_serving(t, srv, "eviction")
 
 
+class LowFdServer(Server):
+    """A Server run with RLIMIT_NOFILE soft and hard at `nofile`."""
+
+    nofile = 200
+
+    def _start(self, timeout):
+        self.argv = [sys.executable, "-c",
+                     "import os, resource, sys; "
+                     "resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
+                     "os.execvp(sys.argv[1], sys.argv[1:])"
+                     % (self.nofile, self.nofile), *self.argv]
+        super()._start(timeout)
+
+
+def test_out_of_fds(srv):
+    lowered = srv.wait_for_log(
+        lambda ln: "--max-connections lowered from 1024 to" in ln, 2.0)
+    t.ok(lowered, "startup warns that --max-connections is lowered to fit "
+         "ulimit -n 200", "\n".join(srv.log_lines()[-10:]))
+
+    # More connections than fds: the first ones are held open (never sent a
+    # request), the rest must each get a 503 at once, not hang.
+    n = 400
+    socks = []
+    try:
+        for i in range(n):
+            s = socket.create_connection((srv.host, srv.port),
+                                         timeout=scaled(5.0))
+            socks.append(s)
+        buf = {s: b"" for s in socks}
+        done = set()
+        deadline = time.monotonic() + scaled(10.0)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and len(done) < n:
+            waiting = [s for s in socks if s not in done]
+            r, _, _ = select.select(waiting, [], [], 0.2)
+            if r:
+                quiet_since = time.monotonic()
+            for s in r:
+                try:
+                    chunk = s.recv(65536)
+                except OSError:
+                    chunk = b""
+                buf[s] += chunk
+                if not chunk:
+                    done.add(s)
+            # The ones still silent: accepted and waiting for a request.
+            if time.monotonic() - quiet_since > scaled(1.0):
+                break
+        answered = [s for s in socks if buf[s]]
+        got503 = [s for s in answered
+                  if buf[s].startswith(b"HTTP/1.1 503 ")]
+        t.is_(len(got503), len(answered),
+              "every connection answered during the flood got 503")
+        silent = [s for s in socks if not buf[s]]
+        t.ok(len(got503) >= n - 200,
+             "%d connections, fds for fewer than 200: at least %d get 503 "
+             "(got %d)" % (n, n - 200, len(got503)))
+        # The silent ones are real connections: each is served.
+        st = []
+        for s in silent:
+            try:
+                s.sendall(GET_HEALTH.encode())
+            except OSError as e:
+                st.append(repr(e))
+                continue
+        deadline = time.monotonic() + scaled(10.0)
+        hung = 0
+        for s in silent:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                data = s.recv(65536)
+            except OSError:
+                data = b""
+            if not data.startswith(b"HTTP/1.1 "):
+                hung += 1
+            st.append(data[:12])
+        t.is_(hung, 0, "the %d connections held open all answer a request"
+              % len(silent), repr(st[:5]))
+    finally:
+        for s in socks:
+            s.close()
+    t.ok(srv.wait_for_log(lambda ln: "503 with the spare fd" in ln, 2.0),
+         "the server logged answering with its spare fd")
+    # Once the flood is gone, the server serves again.
+    got = None
+    deadline = time.monotonic() + scaled(10.0)
+    while time.monotonic() < deadline:
+        with RawConn(srv) as c:
+            got = served(c)
+        if got == 200:
+            break
+        time.sleep(0.2)
+    t.is_(got, 200, "GET /api/health answers after the flood is closed")
+
+
 def main():
     check_binary()
     start_watchdog(90)
@@ -196,6 +296,14 @@ def main():
     with Server("--max-connections", "4") as srv:
         t.group("idle connections evicted at the cap", test_evict_idle, srv)
         t.ok(srv.alive(), "server still alive")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 1000:
+        t.skip("out of fds", "this test needs 1000 fds, ulimit -n is %d"
+               % soft)
+    else:
+        with LowFdServer() as srv:
+            t.group("out of file descriptors", test_out_of_fds, srv)
+            t.ok(srv.alive(), "server still alive")
     return t.done()
 
 
