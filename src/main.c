@@ -88,11 +88,17 @@ on_request(struct http_request *req, void *arg)
 	router_dispatch(app->router, req);
 }
 
-/* Every connection is an fd: make sure the limit allows the cap. */
+/*
+ * Every connection is an fd: raise the soft limit to the hard one, and if
+ * the cap still does not fit beside what the work needs (the store, the
+ * downloads, archives, the camera, the spare fd), lower the cap rather
+ * than run out of fds under load.
+ */
 static void
-raise_fd_limit(unsigned max_connections)
+fit_fd_limit(struct options *opt)
 {
 	struct rlimit	rl;
+	rlim_t		reserve, fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
@@ -101,11 +107,19 @@ raise_fd_limit(unsigned max_connections)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    (rlim_t)max_connections + 64 > rl.rlim_cur)
-		log_warn("--max-connections %u is close to the open-file limit "
-		    "(%llu): raise ulimit -n", max_connections,
-		    (unsigned long long)rl.rlim_cur);
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return;
+	reserve = 64 + (rlim_t)opt->fetch_workers * 2 + opt->per_host;
+	if ((rlim_t)opt->http.max_connections + reserve <= rl.rlim_cur)
+		return;
+	fit = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;
+	if (fit >= opt->http.max_connections)
+		return;
+	log_warn("--max-connections lowered from %u to %u: the open-file "
+	    "limit is %llu (ulimit -n) and %llu are kept for the work",
+	    opt->http.max_connections, (unsigned)fit,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)reserve);
+	opt->http.max_connections = (unsigned)fit;
 }
 
 int
@@ -157,7 +171,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit(opt.http.max_connections);
+	fit_fd_limit(&opt);
 	if ((rv = mkpath(opt.data_dir)) != 0)
 		fatalx("data directory %s: %s", opt.data_dir, strerror(-rv));
 

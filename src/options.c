@@ -35,6 +35,7 @@ struct optdef {
 
 enum {
 	O_LISTEN, O_DATA_DIR, O_FETCH, O_CONVERT, O_CPU, O_QUEUE, O_MAXCONN,
+	O_MAXCONNCLIENT,
 	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL,
 	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
 	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_CAMERA, O_QUALITY,
@@ -56,7 +57,12 @@ static const struct optdef opts[O_COUNT] = {
 	    1000000, "N", "tasks each pool queues before refusing (1024)" },
 	[O_MAXCONN] = { "max-connections", "STOCKCAM_MAX_CONNECTIONS",
 	    OPT_UINT, 1, 1000000, "N",
-	    "open connections; more get 503 (1024)" },
+	    "open connections; idle keep-alive ones are closed to make "
+	    "room, else more get 503 (1024)" },
+	[O_MAXCONNCLIENT] = { "max-connections-per-client",
+	    "STOCKCAM_MAX_CONNECTIONS_PER_CLIENT", OPT_UINT, 0, 1000000, "N",
+	    "connections from one address, more get 503; 127.0.0.1 "
+	    "and ::1 are exempt; 0: no cap (64)" },
 	[O_MAXHDR] = { "max-header-size", "STOCKCAM_MAX_HEADER_SIZE",
 	    OPT_UINT, 256, 1 << 20, "BYTES",
 	    "request head limit; larger gets 431 (8192)" },
@@ -270,6 +276,9 @@ options_set(struct options *opt, int which, const char *value,
 	case O_CPU:	opt->cpu_workers = (unsigned)n; break;
 	case O_QUEUE:	opt->queue_depth = (unsigned)n; break;
 	case O_MAXCONN:	opt->http.max_connections = (unsigned)n; break;
+	case O_MAXCONNCLIENT:
+		opt->http.max_conns_per_client = (unsigned)n;
+		break;
 	case O_MAXHDR:	opt->http.max_header_size = n; break;
 	case O_MAXBODY:	opt->http.max_body_size = n; break;
 	case O_REQTMO:	opt->http.request_timeout_ms = (unsigned)n; break;
@@ -306,6 +315,7 @@ options_defaults(struct options *opt)
 	opt->cpu_workers = cores;
 	opt->queue_depth = 1024;
 	opt->http.max_connections = 1024;
+	opt->http.max_conns_per_client = 64;
 	opt->http.max_header_size = 8192;
 	opt->http.max_body_size = 1 << 20;
 	opt->http.request_timeout_ms = 10000;

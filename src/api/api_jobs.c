@@ -416,8 +416,16 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 	int		 error;
 
 	ctype = http_request_header(req, "Content-Type");
-	if (ctype != NULL && strncasecmp(ctype, "application/json", 16) != 0) {
+	/* "application/json", any case, perhaps with parameters. */
+	if (ctype != NULL && (strncasecmp(ctype, "application/json", 16) != 0 ||
+	    strchr(";\t ", ctype[16]) == NULL)) {
 		reply_problem(req, 415, "send the job as application/json");
+		return;
+	}
+	key = http_request_header(req, "Idempotency-Key");
+	if (key != NULL && *key == '\0') {
+		reply_problem(req, 400, "Idempotency-Key is empty; send a "
+		    "non-empty key or none");
 		return;
 	}
 	body = http_request_body(req, &len);

@@ -23,6 +23,7 @@ enum http_method {
 
 struct http_limits {
 	unsigned	max_connections;
+	unsigned	max_conns_per_client;	/* per peer address; 0: none */
 	size_t		max_header_size;
 	size_t		max_body_size;
 	unsigned	request_timeout_ms;	/* one request's head and body */
@@ -74,7 +75,7 @@ void		 http_server_free(struct http_server *);
 enum http_method http_request_method(const struct http_request *);
 /* The method as sent ("-" before the head is parsed). */
 const char	*http_request_method_name(const struct http_request *);
-/* The path, percent-decoded, without the query. */
+/* The path as sent (still percent-encoded), without the query. */
 const char	*http_request_path(const struct http_request *);
 /* A query parameter's decoded value, or NULL. */
 const char	*http_request_query(const struct http_request *, const char *);

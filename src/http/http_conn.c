@@ -105,6 +105,35 @@ head_end(const char *data, size_t len, size_t from)
 	return 0;
 }
 
+/*
+ * RFC 9112 2.2: empty lines before a request line are ignored (some
+ * clients send a CRLF after a body). Drops them, a few at most; -1 when
+ * there are too many, 1 while a lone CR waits for its LF, else 0.
+ */
+static int
+conn_skip_blank_lines(struct http_conn *conn, struct evbuffer *in)
+{
+	unsigned char	*p;
+	size_t		 n;
+
+	for (;;) {
+		if ((n = evbuffer_get_length(in)) == 0)
+			return 1;
+		p = evbuffer_pullup(in, n < 2 ? (ev_ssize_t)n : 2);
+		if (p[0] == '\n')
+			n = 1;
+		else if (p[0] == '\r' && n == 1)
+			return 1;
+		else if (p[0] == '\r' && p[1] == '\n')
+			n = 2;
+		else
+			return 0;
+		if (++conn->blank_lines > HTTP_MAX_BLANK_LINES)
+			return -1;
+		evbuffer_drain(in, n);
+	}
+}
+
 static void
 conn_read_head(struct http_conn *conn)
 {
@@ -114,6 +143,13 @@ conn_read_head(struct http_conn *conn)
 	const char		*data, *why = NULL;
 	int			 status;
 
+	if (conn->scanned == 0 &&
+	    (status = conn_skip_blank_lines(conn, in)) != 0) {
+		if (status == -1)
+			conn_fail(conn, 400, "too many empty lines before "
+			    "the request line");
+		return;
+	}
 	limit = conn->srv->limits.max_header_size;
 	len = evbuffer_get_length(in);
 	avail = len < limit ? len : limit;
@@ -135,6 +171,7 @@ conn_read_head(struct http_conn *conn)
 		fatalx("http: evbuffer_remove");
 	req->head[end] = '\0';
 	conn->scanned = 0;
+	conn->blank_lines = 0;
 
 	if ((status = http_request_parse(req, end, &why)) != 0) {
 		conn_fail(conn, status, why);
@@ -212,6 +249,7 @@ http_conn_sent(struct http_conn *conn)
 		return;
 	}
 	conn->state = HTTP_CONN_IDLE;
+	conn->served++;
 	conn_arm(conn, conn->srv->keepalive_tv);
 	conn_process(conn);
 }
@@ -283,13 +321,15 @@ http_conn_free(struct http_conn *conn)
 }
 
 void
-http_conn_new(struct http_server *srv, int fd, const char *peer)
+http_conn_new(struct http_server *srv, int fd, const char *peer,
+    const char *addr)
 {
 	struct http_conn	*conn;
 
 	conn = xcalloc(1, sizeof *conn);
 	conn->srv = srv;
 	snprintf(conn->peer, sizeof conn->peer, "%s", peer);
+	snprintf(conn->addr, sizeof conn->addr, "%s", addr);
 	conn->bev = bufferevent_socket_new(srv->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	conn->timer = evtimer_new(srv->base, conn_timer_cb, conn);

@@ -21,6 +21,7 @@
 #define HTTP_LINGER_MS		2000	/* reading leftovers before close */
 #define HTTP_MAX_REJECTS	256	/* rejected sockets lingering at once */
 #define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE and friends */
+#define HTTP_MAX_BLANK_LINES	8	/* empty lines before a request line */
 #define HTTP_STREAM_MAX_WRITE	(1024 * 1024)	/* bytes per send, streams */
 
 struct bufferevent;
@@ -68,10 +69,13 @@ struct http_conn {
 	struct event		*timer;
 	enum http_conn_state	 state;
 	size_t			 scanned;	/* head bytes searched so far */
+	unsigned		 blank_lines;	/* skipped before this head */
 	int			 close_after;	/* close once the reply drains */
 	int			 read_eof;
+	unsigned		 served;	/* requests answered */
 	struct http_request	*req;		/* while BODY or HANDLING */
 	char			 peer[INET6_ADDRSTRLEN + 8];
+	char			 addr[INET6_ADDRSTRLEN]; /* "": not counted */
 };
 TAILQ_HEAD(http_conns, http_conn);
 
@@ -88,12 +92,16 @@ struct http_server {
 	struct evconnlistener	*listeners[HTTP_MAX_LISTENERS];
 	unsigned		 nlisteners;
 	struct event		*accept_pause;
+	int			 spare_fd;	/* /dev/null, given up at EMFILE */
+	time_t			 fd_warned;
 
 	struct http_conns	 conns;
 	struct http_rejects	 rejects;
 	unsigned		 nrejects;
 	char			*reject_reply;
 	size_t			 reject_len;
+	char			*client_reply;	/* over the per-client cap */
+	size_t			 client_len;
 
 	const struct timeval	*request_tv;	/* common timeouts */
 	const struct timeval	*keepalive_tv;
@@ -107,7 +115,8 @@ struct http_server {
 };
 
 /* Sets up a connection on fd (which it then owns) and starts reading. */
-void		 http_conn_new(struct http_server *, int fd, const char *peer);
+void		 http_conn_new(struct http_server *, int fd, const char *peer,
+		    const char *addr);
 /* Closes the connection; a request its handler still owns is told. */
 void		 http_conn_free(struct http_conn *);
 /* The output drained: next request, linger and close, or drain callback. */

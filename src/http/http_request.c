@@ -156,7 +156,7 @@ http_request_log(struct http_request *req, int status, size_t len)
 	    status, len, us / 1000, us % 1000);
 }
 
-/* Splits the target into a decoded path and a raw query string. */
+/* Splits the target into its path and query string, both still encoded. */
 static int
 request_set_target(struct http_request *req, const char **why)
 {
@@ -164,6 +164,21 @@ request_set_target(struct http_request *req, const char **why)
 	char		*decoded;
 	size_t		 rawlen, len;
 
+	/*
+	 * RFC 9112 3.2.2: a server must accept the absolute form, as a
+	 * proxy would send it; route on its path ("" is "/").
+	 */
+	if (strncasecmp(target, "http://", 7) == 0 ||
+	    strncasecmp(target, "https://", 8) == 0) {
+		target = strstr(target, "//") + 2;
+		target += strcspn(target, "/?");
+		if (*target != '/') {
+			req->path = xstrdup("/");
+			if (*target == '?')
+				req->query_string = xstrdup(target + 1);
+			return 0;
+		}
+	}
 	if (target[0] != '/') {
 		*why = "request target must be an absolute path";
 		return 400;
@@ -172,13 +187,18 @@ request_set_target(struct http_request *req, const char **why)
 	rawlen = q != NULL ? (size_t)(q - target) : strlen(target);
 	if (q != NULL)
 		req->query_string = xstrdup(q + 1);
+	/*
+	 * The path stays encoded: the router splits it into segments first
+	 * and decodes each, so an encoded slash (%2F) stays inside its
+	 * segment. Decoding here only rejects an encoded NUL.
+	 */
 	req->path = xstrndup(target, rawlen);
 	decoded = evhttp_uridecode(req->path, 0, &len);
 	if (decoded == NULL)
 		fatalx("http: evhttp_uridecode");
-	free(req->path);
-	req->path = decoded;
-	if (strlen(decoded) != len) {
+	rawlen = strlen(decoded);
+	free(decoded);
+	if (rawlen != len) {
 		*why = "NUL byte in request path";
 		return 400;
 	}
@@ -206,6 +226,14 @@ request_check_framing(struct http_request *req, const char **why)
 	if (h->minor >= 1 && http_parse_header(h, "Host") == NULL) {
 		*why = "HTTP/1.1 request without a Host header";
 		return 400;
+	}
+	/* RFC 9112 3.2: more than one Host is a 400. */
+	for (i = 0, other = 0; i < h->nheaders; i++) {
+		if (strcasecmp(h->headers[i].name, "Host") == 0 &&
+		    ++other > 1) {
+			*why = "more than one Host header";
+			return 400;
+		}
 	}
 	if ((te = http_parse_header(h, "Transfer-Encoding")) != NULL) {
 		if (http_parse_token_list_has(te, "chunked")) {

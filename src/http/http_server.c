@@ -3,9 +3,17 @@
  * connection cap and what it owns for all its connections (timeouts,
  * the Date cache, statistics).
  *
- * A connection over --max-connections gets a canned 503 at accept time
+ * At --max-connections the oldest idle keep-alive connection (one that
+ * has been answered and waits for its next request) is closed to make
+ * room; when there is none, the newcomer gets a canned 503 at accept time
  * and is drained for a moment before it is closed, so the client reads
- * the reply rather than a reset. When accept fails for want of fds the
+ * the reply rather than a reset. A peer address holding
+ * --max-connections-per-client connections gets the same treatment, so
+ * one client cannot take every slot; the host's own 127.0.0.1 and ::1
+ * are not counted (a local reverse proxy speaks for many clients). When
+ * accept fails for want of fds, a spare fd kept open for the purpose is
+ * closed so the waiting client can be accepted, told 503 and closed (it
+ * would otherwise hang in the backlog); only if that fails too do the
  * listeners pause briefly instead of spinning.
  */
 #include "config.h"
@@ -17,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,21 +74,23 @@ timeval_from_ms(struct timeval *tv, unsigned ms)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+/* "host:port" for the log into buf; the bare address into host. */
 static void
-format_peer(const struct sockaddr *sa, char *buf, size_t len)
+format_peer(const struct sockaddr *sa, char *buf, size_t len,
+    char host[INET6_ADDRSTRLEN])
 {
-	char	host[INET6_ADDRSTRLEN];
-
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, INET6_ADDRSTRLEN);
 		hostport_format(buf, len, host, ntohs(in6->sin6_port));
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in4 = (const void *)sa;
-		inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+		inet_ntop(AF_INET, &in4->sin_addr, host, INET6_ADDRSTRLEN);
 		hostport_format(buf, len, host, ntohs(in4->sin_port));
-	} else
+	} else {
+		host[0] = '\0';
 		snprintf(buf, len, "local");
+	}
 }
 
 static void
@@ -109,7 +120,7 @@ reject_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-reject_conn(struct http_server *srv, int fd)
+reject_conn(struct http_server *srv, int fd, const char *reply, size_t len)
 {
 	struct http_reject	*rj;
 	ssize_t			 unused;
@@ -117,8 +128,7 @@ reject_conn(struct http_server *srv, int fd)
 	srv->stats.conns_rejected++;
 	srv->stats.requests++;
 	srv->stats.by_class[5]++;
-	unused = send(fd, srv->reject_reply, srv->reject_len,
-	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	unused = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)unused;	/* a full socket buffer just means no reply */
 	if (srv->nrejects >= HTTP_MAX_REJECTS) {
 		close(fd);
@@ -136,14 +146,65 @@ reject_conn(struct http_server *srv, int fd)
 	srv->nrejects++;
 }
 
+/* Is addr over its per-client cap? The local host's own is never. */
+static int
+client_over_cap(struct http_server *srv, const char *addr)
+{
+	struct http_conn	*conn;
+	unsigned		 n = 0;
+
+	if (srv->limits.max_conns_per_client == 0 || *addr == '\0' ||
+	    strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0 ||
+	    strcmp(addr, "::ffff:127.0.0.1") == 0)
+		return 0;
+	/* A scan: the list is at most --max-connections long. */
+	TAILQ_FOREACH(conn, &srv->conns, entry) {
+		if (strcmp(conn->addr, addr) == 0 &&
+		    ++n >= srv->limits.max_conns_per_client)
+			return 1;
+	}
+	return 0;
+}
+
+/* Closes the oldest idle keep-alive connection; 0 if there is none. */
+static int
+evict_idle(struct http_server *srv)
+{
+	struct http_conn	*conn;
+
+	TAILQ_FOREACH(conn, &srv->conns, entry) {
+		if (conn->state == HTTP_CONN_IDLE && conn->served > 0) {
+			log_debug("http: %s: idle, closed to make room",
+			    conn->peer);
+			http_conn_free(conn);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+server_adopt(struct http_server *srv, int fd, const char *peer,
+    const char *addr)
+{
+	if (client_over_cap(srv, addr)) {
+		log_debug("http: %s: over --max-connections-per-client",
+		    peer);
+		reject_conn(srv, fd, srv->client_reply, srv->client_len);
+		return;
+	}
+	if (srv->stats.conns_now >= srv->limits.max_connections &&
+	    !evict_idle(srv)) {
+		reject_conn(srv, fd, srv->reject_reply, srv->reject_len);
+		return;
+	}
+	http_conn_new(srv, fd, peer, addr);
+}
+
 void
 http_server_adopt(struct http_server *srv, int fd, const char *peer)
 {
-	if (srv->stats.conns_now >= srv->limits.max_connections) {
-		reject_conn(srv, fd);
-		return;
-	}
-	http_conn_new(srv, fd, peer);
+	server_adopt(srv, fd, peer, "");
 }
 
 static void
@@ -152,12 +213,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct http_server	*srv = arg;
 	char			 peer[INET6_ADDRSTRLEN + 8];
+	char			 addr[INET6_ADDRSTRLEN];
 	int			 one = 1;
 
-	if (srv->stats.conns_now < srv->limits.max_connections)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	format_peer(sa, peer, sizeof peer);
-	http_server_adopt(srv, fd, peer);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	format_peer(sa, peer, sizeof peer, addr);
+	server_adopt(srv, fd, peer, addr);
 }
 
 static void
@@ -170,16 +231,75 @@ accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(srv->listeners[i]);
 }
 
-/* Out of fds (or similar): pause accepting instead of spinning. */
+static void
+spare_open(struct http_server *srv)
+{
+	if (srv->spare_fd == -1)
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of fds: give up the spare, accept what waits on the listener with
+ * it, one by one, answer each the canned 503 and close it, then take the
+ * spare back. Returns how many were answered.
+ */
+static unsigned
+accept_with_spare(struct http_server *srv, struct evconnlistener *l)
+{
+	char		buf[512];
+	unsigned	n;
+	ssize_t		unused;
+	int		fd;
+
+	for (n = 0; n < 64 && srv->spare_fd != -1; n++) {
+		close(srv->spare_fd);
+		srv->spare_fd = -1;
+		fd = accept4(evconnlistener_get_fd(l), NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			srv->stats.conns_rejected++;
+			srv->stats.requests++;
+			srv->stats.by_class[5]++;
+			unused = send(fd, srv->reject_reply, srv->reject_len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			/*
+			 * No fd to linger with: read what has come, so the
+			 * close sends a FIN after the reply, not a reset.
+			 */
+			shutdown(fd, SHUT_WR);
+			while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+				;
+			(void)unused;
+			close(fd);
+		}
+		spare_open(srv);
+		if (fd == -1)
+			break;
+	}
+	return n;
+}
+
+/* Out of fds (or similar): 503 with the spare fd, else pause accepting. */
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct http_server	*srv = arg;
 	struct timeval		 tv;
-	unsigned		 i;
+	unsigned		 i, n;
+	int			 err = EVUTIL_SOCKET_ERROR();
+	time_t			 now = time(NULL);
 
-	log_warn("http: accept: %s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if ((err == EMFILE || err == ENFILE) && srv->spare_fd != -1) {
+		n = accept_with_spare(srv, l);
+		if (now != srv->fd_warned) {	/* once a second at most */
+			srv->fd_warned = now;
+			log_warn("http: accept: %s; answered %u connection(s) "
+			    "503 with the spare fd", strerror(err), n);
+		}
+		if (srv->spare_fd != -1)
+			return;
+	}
+	log_warn("http: accept: %s", evutil_socket_error_to_string(err));
 	for (i = 0; i < srv->nlisteners; i++)
 		evconnlistener_disable(srv->listeners[i]);
 	timeval_from_ms(&tv, HTTP_ACCEPT_PAUSE_MS);
@@ -272,12 +392,17 @@ http_server_new(struct event_base *base, const struct http_limits *limits,
 	    srv->linger_tv == NULL)
 		fatalx("http: cannot set up timeouts");
 
+	srv->spare_fd = -1;
+	spare_open(srv);
 	srv->accept_pause = evtimer_new(base, accept_resume_cb, srv);
 	if (srv->accept_pause == NULL)
 		fatalx("http: evtimer_new");
 	srv->reject_len = http_problem_canned(503, "the server is at its "
 	    "connection limit; try again shortly", "Retry-After: 1\r\n",
 	    &srv->reject_reply);
+	srv->client_len = http_problem_canned(503, "this address holds as "
+	    "many connections as the server allows one client; close some, "
+	    "or reuse them", "Retry-After: 1\r\n", &srv->client_reply);
 	return srv;
 }
 
@@ -301,7 +426,10 @@ http_server_free(struct http_server *srv)
 	while ((rj = LIST_FIRST(&srv->rejects)) != NULL)
 		reject_free(rj);
 	event_free(srv->accept_pause);
+	if (srv->spare_fd != -1)
+		close(srv->spare_fd);
 	free(srv->reject_reply);
+	free(srv->client_reply);
 	free(srv);
 }
 

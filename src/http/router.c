@@ -3,8 +3,9 @@
  *
  * A short list of (methods, pattern, handler) scanned in order. Patterns
  * are split into segments once, when added; a request path is split the
- * same way and compared segment by segment. Knowing every route that
- * matches the path, whatever its method, gives 405 and Allow for free.
+ * same way, each segment percent-decoded, and compared segment by
+ * segment. Knowing every route that matches the path, whatever its
+ * method, gives 405 and Allow for free.
  */
 #include "config.h"
 
@@ -58,6 +59,41 @@ split_path(char *path, char **segs, unsigned *nsegs)
 			return 0;
 		*p++ = '\0';
 	}
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes one segment in place (a malformed escape stays as it
+ * is); -1 if it decodes to a NUL.
+ */
+static int
+decode_segment(char *s)
+{
+	char	*out = s;
+	int	 hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%' && (hi = hexval((unsigned char)s[1])) != -1 &&
+		    (lo = hexval((unsigned char)s[2])) != -1) {
+			if ((*out++ = (char)(hi << 4 | lo)) == '\0')
+				return -1;
+			s += 2;
+		} else
+			*out++ = *s;
+	}
+	*out = '\0';
+	return 0;
 }
 
 struct router *
@@ -141,8 +177,16 @@ router_match(const struct router *r, enum http_method method,
 	if (len >= sizeof params->buf)
 		return NULL;
 	memcpy(params->buf, path, len + 1);
+	/*
+	 * Split first, then decode each segment: "abc%2Fdef" is one
+	 * segment holding "abc/def", not two.
+	 */
 	if (split_path(params->buf, segs, &nsegs) != 0)
 		return NULL;
+	for (i = 0; i < nsegs; i++) {
+		if (decode_segment(segs[i]) != 0)
+			return NULL;
+	}
 
 	for (i = 0; i < r->n; i++) {
 		const struct route *rt = &r->routes[i];

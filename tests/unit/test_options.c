@@ -48,6 +48,8 @@ main(void)
 	unsetenv("STOCKCAM_MAX_CONNECTIONS");
 	ok(load(&o, NULL, NULL) == OPTIONS_OK, "defaults load");
 	is_int(o.http.max_connections, 1024, "default max connections");
+	is_int(o.http.max_conns_per_client, 64,
+	    "default max connections per client");
 	is_str(o.listen_host, "127.0.0.1", "default host is loopback");
 	is_int(o.http.request_timeout_ms, 10000, "default request timeout");
 	options_free(&o);
@@ -60,6 +62,10 @@ main(void)
 	options_free(&o);
 	ok(load(&o, "--max-connections", "-5") == OPTIONS_ERROR,
 	    "--max-connections -5 refused");
+	options_free(&o);
+	ok(load(&o, "--max-connections-per-client", "0") == OPTIONS_OK &&
+	    o.http.max_conns_per_client == 0,
+	    "--max-connections-per-client 0 (no cap) accepted");
 	options_free(&o);
 	ok(load(&o, "--request-timeout", "0.5") == OPTIONS_OK &&
 	    o.http.request_timeout_ms == 500, "fractional seconds");

@@ -63,6 +63,22 @@ main(void)
 	is_str(router_param(&p, "id"), "7", "first parameter");
 	is_str(router_param(&p, "file"), "AAPL.xml", "second parameter");
 
+	/* Split on the raw path, then decode each segment. */
+	ok(router_match(r, HTTP_GET, "/api/jobs/abc%2Fdef", &p, &arg,
+	    &allowed) == fn_a && arg == &tag_c,
+	    "%2F stays inside its segment: the {id} route");
+	is_str(router_param(&p, "id"), "abc/def", "parameter decoded");
+	ok(router_match(r, HTTP_GET, "/api/jobs/7/files/A%20B%2f.xml", &p,
+	    &arg, &allowed) == fn_b, "encoded file name: two parameters");
+	is_str(router_param(&p, "file"), "A B/.xml", "second one decoded");
+	ok(router_match(r, HTTP_GET, "/api/%68ealth", &p, &arg, &allowed) ==
+	    fn_a, "a literal segment matches once decoded");
+	ok(router_match(r, HTTP_GET, "/api/jobs/50%", &p, &arg, &allowed) ==
+	    fn_a, "a malformed escape is kept as it is");
+	is_str(router_param(&p, "id"), "50%", "kept literally");
+	ok(router_match(r, HTTP_GET, "/api/jobs/a%00b", &p, &arg, &allowed) ==
+	    NULL && allowed == 0, "an encoded NUL matches nothing");
+
 	ok(router_match(r, HTTP_GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r",
 	    &p, &arg, &allowed) == NULL && allowed == 0,
 	    "too many segments: no match");
