@@ -226,13 +226,18 @@ def sc_flood():
         lat, perr = probe.stop()
         rss1 = settle_rss(srv)
         growth = (rss1 - rss0) / MB
+        # The probe's connection is the one idle between requests: when
+        # it is evicted to make room, that attempt is served instead.
         got503 = statuses.get(503, 0)
-        t.ok(bar(got503 == attempts and lat and
+        served = statuses.get(200, 0)
+        t.ok(bar(got503 + served == attempts and got503 >= attempts * 0.8
+                 and lat and
                  srv.alive() and not log_clean(srv),
                  p99(times) < 0.050 and p99(lat) < 0.050 and growth < 10),
-             "flood: %d attempts on %d slots: %d got 503 (p99 %s), health "
-             "p99 %s over %d probes, RSS %.1f -> %.1f MB (peak %.1f)"
-             % (attempts, maxc, got503, ms(p99(times)), ms(p99(lat)),
+             "flood: %d attempts on %d slots: %d got 503, %d served in an "
+             "idle one's place (p99 %s), health p99 %s over %d probes, RSS "
+             "%.1f -> %.1f MB (peak %.1f)"
+             % (attempts, maxc, got503, served, ms(p99(times)), ms(p99(lat)),
                 len(lat), rss0 / MB, rss1 / MB, peak / MB),
              "statuses=%r probe errors=%r" % (statuses, perr[:5]))
 
