@@ -107,9 +107,12 @@ fit_fd_limit(struct options *opt)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* Downloads (a socket, a file, the resolver's pair), conversions,
+	 * archives, the store and the pools' wakeups, with room to spare. */
+	reserve = 64 + (rlim_t)opt->fetch_workers * 2 + opt->per_host;
+	opt->http.fd_reserve = (unsigned)reserve;
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return;
-	reserve = 64 + (rlim_t)opt->fetch_workers * 2 + opt->per_host;
 	if ((rlim_t)opt->http.max_connections + reserve <= rl.rlim_cur)
 		return;
 	fit = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;

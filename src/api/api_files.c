@@ -302,10 +302,17 @@ files_download(struct http_request *req, const struct router_params *params,
 	struct evbuffer		*buf;
 	char			 disp[128];
 	off_t			 size;
-	int			 fd;
+	int			 fd, rv;
 
-	if (tgzdir_open(api->dir, name, &fd, &size) != 0 ||
-	    (buf = files_fd_buffer(fd, size)) == NULL) {
+	if ((rv = tgzdir_open(api->dir, name, &fd, &size)) == -EMFILE ||
+	    rv == -ENFILE || rv == -ENOMEM) {
+		/* Not missing: the server is short of fds, so try later. */
+		http_reply_header(req, "Retry-After", "1");
+		reply_problem(req, 503, "archive '%s' cannot be opened now: %s",
+		    name, strerror(-rv));
+		return;
+	}
+	if (rv != 0 || (buf = files_fd_buffer(fd, size)) == NULL) {
 		reply_problem(req, 404, "no archive named '%s'", name);
 		return;
 	}

@@ -24,6 +24,7 @@ enum http_method {
 struct http_limits {
 	unsigned	max_connections;
 	unsigned	max_conns_per_client;	/* per peer address; 0: none */
+	unsigned	fd_reserve;	/* fds no connection may take */
 	size_t		max_header_size;
 	size_t		max_body_size;
 	unsigned	request_timeout_ms;	/* one request's head and body */

@@ -106,6 +106,7 @@ struct http_server {
 	const struct timeval	*request_tv;	/* common timeouts */
 	const struct timeval	*keepalive_tv;
 	const struct timeval	*linger_tv;
+	int			 fd_ceiling;	/* accepted fds from here: 503 */
 	struct timeval		 write_tv;
 
 	time_t			 date_sec;

@@ -21,11 +21,13 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +132,8 @@ reject_conn(struct http_server *srv, int fd, const char *reply, size_t len)
 	srv->stats.by_class[5]++;
 	unused = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)unused;	/* a full socket buffer just means no reply */
-	if (srv->nrejects >= HTTP_MAX_REJECTS) {
-		close(fd);
+	if (srv->nrejects >= HTTP_MAX_REJECTS || fd >= srv->fd_ceiling) {
+		close(fd);	/* no fd to spare for lingering */
 		return;
 	}
 	shutdown(fd, SHUT_WR);
@@ -191,6 +193,20 @@ server_adopt(struct http_server *srv, int fd, const char *peer,
 		log_debug("http: %s: over --max-connections-per-client",
 		    peer);
 		reject_conn(srv, fd, srv->client_reply, srv->client_len);
+		return;
+	}
+	/*
+	 * Fds are handed out lowest first, so an fd at the ceiling means the
+	 * reserve is all that is left: it is the accepted work's (downloads,
+	 * conversions, archives), not another connection's.
+	 */
+	if (fd >= srv->fd_ceiling && !evict_idle(srv)) {
+		if (time(NULL) != srv->fd_warned) {	/* once a second */
+			srv->fd_warned = time(NULL);
+			log_warn("http: out of fds for connections (%u kept for "
+			    "the work): answering 503", srv->limits.fd_reserve);
+		}
+		reject_conn(srv, fd, srv->reject_reply, srv->reject_len);
 		return;
 	}
 	if (srv->stats.conns_now >= srv->limits.max_connections &&
@@ -372,6 +388,7 @@ http_server_new(struct event_base *base, const struct http_limits *limits,
 {
 	struct http_server	*srv;
 	struct timeval		 tv;
+	struct rlimit		 rl;
 
 	srv = xcalloc(1, sizeof *srv);
 	srv->base = base;
@@ -392,6 +409,10 @@ http_server_new(struct event_base *base, const struct http_limits *limits,
 	    srv->linger_tv == NULL)
 		fatalx("http: cannot set up timeouts");
 
+	srv->fd_ceiling = INT_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > limits->fd_reserve && rl.rlim_cur < INT_MAX)
+		srv->fd_ceiling = (int)(rl.rlim_cur - limits->fd_reserve);
 	srv->spare_fd = -1;
 	spare_open(srv);
 	srv->accept_pause = evtimer_new(base, accept_resume_cb, srv);

@@ -308,7 +308,7 @@ tgzdir_open(struct tgzdir *td, const char *name, int *fd, off_t *size)
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	if (*fd < 0)
-		return -ENOENT;
+		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
 	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(*fd);
 		*fd = -1;

@@ -49,7 +49,8 @@ int		 tgzdir_entries(struct tgzdir *, const char *name,
 		    tgzdir_entry_fn *fn, void *arg);
 /*
  * Opens the archive `name` (checked with tgzdir_name_ok) for sending: 0
- * with *fd (caller closes) and *size, or -ENOENT.
+ * with *fd (caller closes) and *size, -ENOENT if there is none, or
+ * another -errno (out of fds, say) if it could not be opened now.
  */
 int		 tgzdir_open(struct tgzdir *, const char *name, int *fd,
 		    off_t *size);

@@ -561,10 +561,104 @@ def sc_mixed():
              "\n".join(bad[:10]))
 
 
+class LowFdServer(Server):
+    """A Server whose RLIMIT_NOFILE (soft and hard) is `nofile`."""
+
+    nofile = 256
+
+    def _start(self, timeout):
+        self.argv = [sys.executable, "-c",
+                     "import os, resource, sys; "
+                     "resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
+                     "os.execvp(sys.argv[1], sys.argv[1:])"
+                     % (self.nofile, self.nofile), *self.argv]
+        super()._start(timeout)
+
+
+def sc_fds():
+    """ulimit -n 256 and a flood of silent connections: every extra one
+    gets its 503 (none hangs), while the job accepted before it finishes
+    with no symbol failing for want of an fd and an archive still reads."""
+    import resource
+    flood = n(1000, 500)
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < flood + 100:
+        t.skip("fds", "the test itself needs %d fds" % (flood + 100))
+        return
+    with Upstream("--rows", "300") as up, \
+            LowFdServer("--source-url", up.source_url, "--batch-size", "20",
+                        *per_client_off()) as srv:
+        port = srv.port
+        _, first, _ = run_job(srv, ["F%03d" % i for i in range(40)])
+        st, _, body = request(srv, "GET", "/api/archives")
+        name = json_of(body)["archives"][0]["name"]
+        st, _, body, j = post_job(srv, ["slow-50-G%03d" % i
+                                        for i in range(200)])
+        jid = j["id"]
+
+        async def run():
+            held, statuses, times = [], {}, []
+
+            async def one():
+                t0 = time.monotonic()
+                try:
+                    r, w = await asyncio.wait_for(
+                        asyncio.open_connection(HOST, port), scaled(10))
+                except (OSError, asyncio.TimeoutError) as e:
+                    k = type(e).__name__
+                    statuses[k] = statuses.get(k, 0) + 1
+                    return
+                held.append((r, w, t0))
+                try:        # refused: the 503 comes at once
+                    line = await asyncio.wait_for(r.readline(), 2.0)
+                except (asyncio.TimeoutError, OSError, ConnectionError):
+                    return  # held open: a connection slot
+                if line.startswith(b"HTTP/1.1 503"):
+                    times.append(time.monotonic() - t0)
+            sem = asyncio.Semaphore(32)
+
+            async def paced():
+                async with sem:
+                    await one()
+            await asyncio.gather(*[paced() for _ in range(flood)])
+            answered = len(times)
+            # During the flood: the archive, and the job going on.
+            arc = []
+            for _ in range(3):
+                try:
+                    r, w = await asyncio.open_connection(HOST, port)
+                    w.write(("GET /archives/%s HTTP/1.1\r\nHost: x\r\n"
+                             "\r\n" % name).encode())
+                    st, _, body = await asyncio.wait_for(read_reply(r),
+                                                         scaled(10))
+                    arc.append(st)
+                    w.close()
+                except (OSError, ConnectionError,
+                        asyncio.IncompleteReadError) as e:
+                    arc.append(type(e).__name__)
+            for r, w, _ in held:
+                w.close()
+            return len(held), answered, statuses, arc, times
+        nheld, answered, statuses, arc, times = asyncio.run(run())
+        final = wait_job(srv, jid, timeout=120)
+        failed = [s for s in final.get("symbols", [])
+                  if s["state"] != "succeeded"]
+        st, _, _ = request(srv, "GET", "/api/health")
+        t.ok(bar(first["state"] == "succeeded" and
+                 final["state"] == "succeeded" and not failed and
+                 answered > 0 and all(a in (200, 503) for a in arc) and
+                 st == 200 and srv.alive() and not log_clean(srv),
+                 p99(times) < 0.050),
+             "fds: ulimit -n %d, %d connections: %d answered 503 at once "
+             "(p99 %s), archive reads %r, the running job %s with %d "
+             "failed" % (LowFdServer.nofile, nheld, answered, ms(p99(times)),
+                         arc, final.get("state"), len(failed)),
+             "statuses=%r failed=%r" % (statuses, failed[:3]))
+
+
 SCENARIOS = [("flood", sc_flood), ("slowloris", sc_slowloris),
              ("slowbody", sc_slowbody), ("longpoll", sc_longpoll),
              ("longpoll-full", sc_longpoll_full),
-             ("slowreaders", sc_slowreaders), ("faults", sc_faults),
+             ("slowreaders", sc_slowreaders), ("faults", sc_faults), ("fds", sc_fds),
              ("mixed", sc_mixed)]
 
 check_binary()
