@@ -33,6 +33,7 @@
 #include "jobs/searchjob.h"
 #include "jobs/stockjob.h"
 #include "lib/log.h"
+#include "lib/strset.h"
 #include "lib/xmalloc.h"
 #include "stock/names.h"
 
@@ -282,7 +283,8 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 {
 	static const char *const fields[] = { "type", "symbols", NULL };
 	json_t		*v, *symbols;
-	size_t		 i, j, n;
+	struct strset	*seen;
+	size_t		 i, n;
 
 	if (known_fields(req, body, fields, "a stock job has \"symbols\" "
 	    "and an optional \"type\"") != 0)
@@ -302,12 +304,13 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 		    "%u", n, api->max_symbols);
 		return NULL;
 	}
+	seen = strset_new(n);
 	for (i = 0; i < n; i++) {
 		v = json_array_get(symbols, i);
 		if (!json_is_string(v)) {
 			reply_problem(req, 400, "symbols[%zu]: must be a "
 			    "string", i);
-			return NULL;
+			goto fail;
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v) ||
 		    !names_symbol_ok(json_string_value(v))) {
@@ -315,18 +318,21 @@ validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
 			    "symbol (1 to 32 of A-Z a-z 0-9 . _ ^ = -, "
 			    "starting with a letter, a digit or ^)", i,
 			    json_string_value(v));
-			return NULL;
+			goto fail;
 		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(json_string_value(v), json_string_value(
-			    json_array_get(symbols, j))) == 0) {
-				reply_problem(req, 400, "symbols[%zu]: '%s' "
-				    "is listed twice", i, json_string_value(v));
-				return NULL;
-			}
+		/* A set, not a scan of the ones before: this runs on the loop. */
+		if (strset_add(seen, json_string_value(v)) == 0) {
+			reply_problem(req, 400, "symbols[%zu]: '%s' is listed "
+			    "twice", i, json_string_value(v));
+			goto fail;
 		}
 	}
+	strset_free(seen);
 	return symbols;
+
+fail:
+	strset_free(seen);
+	return NULL;
 }
 
 /*
