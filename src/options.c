@@ -87,7 +87,7 @@ static const struct optdef opts[O_COUNT] = {
 	    100000, "N", "symbols in one job (1000)" },
 	[O_MAXPEND] = { "max-pending-symbols", "STOCKCAM_MAX_PENDING_SYMBOLS",
 	    OPT_UINT, 1, 10000000, "N",
-	    "unfinished symbols held; more gets 429 (10000)" },
+	    "unfinished stock symbols held; more gets 429 (10000)" },
 	[O_BATCH] = { "batch-size", "STOCKCAM_BATCH_SIZE", OPT_UINT, 1,
 	    100000, "N", "XML files per archive (100)" },
 	[O_GZIP] = { "gzip-level", "STOCKCAM_GZIP_LEVEL", OPT_UINT, 1, 9,

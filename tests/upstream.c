@@ -13,7 +13,8 @@
  *
  * Prefixes: slow-<MS>-, e404-, e429-, e500-, e503always-, html-,
  * htmlcsv-, json-, jsoncsv-, ratelimit-, trunc-, reset-, endless-, big-,
- * stall-, empty-, hdronly-, notcsv-, badcsv- (see upstream_faults[]).
+ * stall-, empty-, hdronly-, notcsv-, badcsv-, http09- (the CSV with no
+ * status line nor headers, as HTTP/0.9; see upstream_faults[]).
  * "First request" faults (e429, e500, ratelimit) count per exact symbol
  * since start-up or the last POST /reset.
  *
@@ -69,7 +70,8 @@ static const char up_csv_header[] =
 enum up_fault {
 	F_NONE, F_SLOW, F_E404, F_E429, F_E500, F_E503ALWAYS, F_HTML,
 	F_HTMLCSV, F_JSON, F_JSONCSV, F_RATELIMIT, F_TRUNC, F_RESET,
-	F_ENDLESS, F_BIG, F_STALL, F_EMPTY, F_HDRONLY, F_NOTCSV, F_BADCSV
+	F_ENDLESS, F_BIG, F_STALL, F_EMPTY, F_HDRONLY, F_NOTCSV, F_BADCSV,
+	F_HTTP09
 };
 
 static const struct {
@@ -85,7 +87,7 @@ static const struct {
 	{ "endless-", F_ENDLESS },	{ "big-", F_BIG },
 	{ "stall-", F_STALL },		{ "empty-", F_EMPTY },
 	{ "hdronly-", F_HDRONLY },	{ "notcsv-", F_NOTCSV },
-	{ "badcsv-", F_BADCSV },
+	{ "badcsv-", F_BADCSV },	{ "http09-", F_HTTP09 },
 };
 
 static const char up_html_page[] =
@@ -362,6 +364,18 @@ reply_simple(struct conn *c, int status, const char *ctype,
 {
 	if (reply_head(c, status, ctype, (int64_t)len, extra) != 0 ||
 	    evbuffer_add(bufferevent_get_output(c->bev), body, len) != 0)
+		return (-1);
+	c->state = C_FINAL;
+	bufferevent_setcb(c->bev, conn_read, conn_close_when_done, conn_event,
+	    c);
+	return (0);
+}
+
+/* The body alone, no status line nor headers: an HTTP/0.9 reply. */
+static int
+reply_http09(struct conn *c)
+{
+	if (csv_make(c->sym, c->rows, bufferevent_get_output(c->bev)) != 0)
 		return (-1);
 	c->state = C_FINAL;
 	bufferevent_setcb(c->bev, conn_read, conn_close_when_done, conn_event,
@@ -683,6 +697,8 @@ route_csv(struct conn *c)
 	case F_BADCSV:
 		return (reply_simple(c, 200, "text/csv", NULL, up_badcsv_body,
 		    sizeof up_badcsv_body - 1));
+	case F_HTTP09:
+		return (reply_http09(c));
 	}
 	return (-1);
 }

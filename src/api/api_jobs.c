@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "jobs/searchjob.h"
 #include "jobs/stockjob.h"
 #include "lib/log.h"
+#include "lib/strset.h"
 #include "lib/xmalloc.h"
 #include "stock/names.h"
 
@@ -195,36 +197,50 @@ api_jobs_reply(struct api_jobs *api, struct http_request *req, int status,
 
 /* --- POST /api/jobs --- */
 
-/* The job type: "stock" when absent; NULL (and a reply made) if bad. */
+/* Notes why a submission is refused (the first reason only). */
+static void __attribute__((format(printf, 2, 3)))
+check_fail(struct api_jobs_check *ck, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (ck->error != NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&ck->error, fmt, ap) == -1)
+		fatalx("api: vasprintf");
+	va_end(ap);
+}
+
+/* The job type: "stock" when absent; NULL (and ck->error) if bad. */
 static const char *
-submit_type(struct http_request *req, json_t *body)
+submit_type(struct api_jobs_check *ck, json_t *body)
 {
 	json_t		*v;
 	const char	*type;
 
 	if (!json_is_object(body)) {
-		reply_problem(req, 400, "the body must be a JSON object");
+		check_fail(ck, "the body must be a JSON object");
 		return NULL;
 	}
 	if ((v = json_object_get(body, "type")) == NULL)
 		return "stock";
 	if (!json_is_string(v) || strlen(json_string_value(v)) !=
 	    json_string_length(v)) {
-		reply_problem(req, 400, "type: must be a string");
+		check_fail(ck, "type: must be a string");
 		return NULL;
 	}
 	type = json_string_value(v);
 	if (strcmp(type, "stock") != 0 && strcmp(type, "armstrong") != 0) {
-		reply_problem(req, 400, "type: unknown job type '%s' (stock or "
+		check_fail(ck, "type: unknown job type '%s' (stock or "
 		    "armstrong)", type);
 		return NULL;
 	}
 	return type;
 }
 
-/* Every field is one of `allowed`; else a reply naming the stranger. */
+/* Every field is one of `allowed`; else ck->error naming the stranger. */
 static int
-known_fields(struct http_request *req, json_t *body, const char *const *allowed,
+known_fields(struct api_jobs_check *ck, json_t *body, const char *const *allowed,
     const char *what)
 {
 	const char	*key;
@@ -237,7 +253,7 @@ known_fields(struct http_request *req, json_t *body, const char *const *allowed,
 				break;
 		}
 		if (allowed[i] == NULL) {
-			reply_problem(req, 400, "%s: unknown field (%s)", key,
+			check_fail(ck, "%s: unknown field (%s)", key,
 			    what);
 			return -1;
 		}
@@ -245,9 +261,9 @@ known_fields(struct http_request *req, json_t *body, const char *const *allowed,
 	return 0;
 }
 
-/* from and to of an Armstrong search; -1 and a reply if bad. */
+/* from and to of an Armstrong search; -1 and ck->error if bad. */
 static int
-validate_armstrong(struct http_request *req, json_t *body, uint64_t *from,
+validate_armstrong(struct api_jobs_check *ck, json_t *body, uint64_t *from,
     uint64_t *to)
 {
 	static const char *const fields[] = { "type", "from", "to", NULL };
@@ -256,14 +272,14 @@ validate_armstrong(struct http_request *req, json_t *body, uint64_t *from,
 	uint64_t	*out[2] = { from, to };
 	int		 i;
 
-	if (known_fields(req, body, fields, "an armstrong job has \"type\", "
+	if (known_fields(ck, body, fields, "an armstrong job has \"type\", "
 	    "\"from\" and \"to\"") != 0)
 		return -1;
 	for (i = 0; i < 2; i++) {
 		v = json_object_get(body, names[i]);
 		if (v == NULL || !json_is_integer(v) ||
 		    json_integer_value(v) < 0) {
-			reply_problem(req, 400, "%s: %s; it must be an integer "
+			check_fail(ck, "%s: %s; it must be an integer "
 			    "from 0 to 9223372036854775807", names[i],
 			    v == NULL ? "missing" : "not a whole number >= 0");
 			return -1;
@@ -271,64 +287,107 @@ validate_armstrong(struct http_request *req, json_t *body, uint64_t *from,
 		*out[i] = (uint64_t)json_integer_value(v);
 	}
 	if (*from >= *to) {
-		reply_problem(req, 400, "to: must be greater than from (the "
+		check_fail(ck, "to: must be greater than from (the "
 		    "range is [from, to))");
 		return -1;
 	}
 	return 0;
 }
 
-/* Checks a stock job's body; NULL and a reply made, or the symbols. */
+/* Checks a stock job's body; NULL and ck->error, or the symbols. */
 static json_t *
-validate_submit(struct api_jobs *api, struct http_request *req, json_t *body)
+validate_submit(unsigned max_symbols, struct api_jobs_check *ck,
+    json_t *body)
 {
 	static const char *const fields[] = { "type", "symbols", NULL };
 	json_t		*v, *symbols;
-	size_t		 i, j, n;
+	struct strset	*seen;
+	size_t		 i, n;
 
-	if (known_fields(req, body, fields, "a stock job has \"symbols\" "
+	if (known_fields(ck, body, fields, "a stock job has \"symbols\" "
 	    "and an optional \"type\"") != 0)
 		return NULL;
 	symbols = json_object_get(body, "symbols");
 	if (symbols == NULL) {
-		reply_problem(req, 400, "symbols: missing");
+		check_fail(ck, "symbols: missing");
 		return NULL;
 	}
 	if (!json_is_array(symbols)) {
-		reply_problem(req, 400, "symbols: must be an array of strings");
+		check_fail(ck, "symbols: must be an array of strings");
 		return NULL;
 	}
 	n = json_array_size(symbols);
-	if (n == 0 || n > api->max_symbols) {
-		reply_problem(req, 400, "symbols: %zu given; a job takes 1 to "
-		    "%u", n, api->max_symbols);
+	if (n == 0 || n > max_symbols) {
+		check_fail(ck, "symbols: %zu given; a job takes 1 to "
+		    "%u", n, max_symbols);
 		return NULL;
 	}
+	seen = strset_new(n);
 	for (i = 0; i < n; i++) {
 		v = json_array_get(symbols, i);
 		if (!json_is_string(v)) {
-			reply_problem(req, 400, "symbols[%zu]: must be a "
+			check_fail(ck, "symbols[%zu]: must be a "
 			    "string", i);
-			return NULL;
+			goto fail;
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v) ||
 		    !names_symbol_ok(json_string_value(v))) {
-			reply_problem(req, 400, "symbols[%zu]: '%s' is not a "
+			check_fail(ck, "symbols[%zu]: '%s' is not a "
 			    "symbol (1 to 32 of A-Z a-z 0-9 . _ ^ = -, "
 			    "starting with a letter, a digit or ^)", i,
 			    json_string_value(v));
-			return NULL;
+			goto fail;
 		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(json_string_value(v), json_string_value(
-			    json_array_get(symbols, j))) == 0) {
-				reply_problem(req, 400, "symbols[%zu]: '%s' "
-				    "is listed twice", i, json_string_value(v));
-				return NULL;
-			}
+		/* A set, not a scan of the ones before: this runs on the loop. */
+		if (strset_add(seen, json_string_value(v)) == 0) {
+			check_fail(ck, "symbols[%zu]: '%s' is listed "
+			    "twice", i, json_string_value(v));
+			goto fail;
 		}
 	}
+	strset_free(seen);
 	return symbols;
+
+fail:
+	strset_free(seen);
+	return NULL;
+}
+
+int
+api_jobs_check(const char *body, size_t len, unsigned max_symbols,
+    struct api_jobs_check *ck)
+{
+	json_error_t	 jerr;
+
+	memset(ck, 0, sizeof *ck);
+	/* NULs are let through the parser so the field check can name them. */
+	ck->obj = json_loadb(body, len, JSON_REJECT_DUPLICATES |
+	    JSON_ALLOW_NUL, &jerr);
+	if (ck->obj == NULL && strstr(jerr.text, "too big") != NULL) {
+		check_fail(ck, "a number is too big: from and to are "
+		    "integers from 0 to 9223372036854775807");
+		return -1;
+	}
+	if (ck->obj == NULL) {
+		check_fail(ck, "the body is not JSON: %s (line %d, "
+		    "column %d)", jerr.text, jerr.line, jerr.column);
+		return -1;
+	}
+	if ((ck->type = submit_type(ck, ck->obj)) == NULL)
+		return -1;
+	if (strcmp(ck->type, "armstrong") == 0)
+		return validate_armstrong(ck, ck->obj, &ck->from, &ck->to);
+	if ((ck->symbols = validate_submit(max_symbols, ck, ck->obj)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+api_jobs_check_free(struct api_jobs_check *ck)
+{
+	json_decref(ck->obj);
+	free(ck->error);
+	memset(ck, 0, sizeof *ck);
 }
 
 /*
@@ -407,11 +466,11 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 	struct api_jobs	*api = arg;
 	struct submission *sub;
 	const char	*ctype, *key, **names = NULL;
-	const char	*body, *type;
+	const char	*body;
 	uint64_t	 from = 0, to = 0;
 	char		*canon = NULL;
+	struct api_jobs_check ck;
 	json_t		*obj = NULL, *symbols;
-	json_error_t	 jerr;
 	size_t		 len, i, n;
 	int		 error;
 
@@ -429,27 +488,14 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 		return;
 	}
 	body = http_request_body(req, &len);
-	/* NULs are let through the parser so the field check can name them. */
-	obj = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-	    &jerr);
-	if (obj == NULL && strstr(jerr.text, "too big") != NULL) {
-		reply_problem(req, 400, "a number is too big: from and to are "
-		    "integers from 0 to 9223372036854775807");
-		return;
-	}
-	if (obj == NULL) {
-		reply_problem(req, 400, "the body is not JSON: %s (line %d, "
-		    "column %d)", jerr.text, jerr.line, jerr.column);
-		return;
-	}
-	if ((type = submit_type(req, obj)) == NULL)
+	if (api_jobs_check(body, len, api->max_symbols, &ck) != 0) {
+		reply_problem(req, 400, "%s", ck.error);
 		goto out;
-	if (strcmp(type, "armstrong") == 0) {
-		if (validate_armstrong(req, obj, &from, &to) != 0)
-			goto out;
-		symbols = NULL;
-	} else if ((symbols = validate_submit(api, req, obj)) == NULL)
-		goto out;
+	}
+	obj = ck.obj;
+	symbols = ck.symbols;
+	from = ck.from;
+	to = ck.to;
 
 	key = http_request_header(req, "Idempotency-Key");
 	if (key != NULL) {
@@ -491,7 +537,7 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 out:
 	free(names);
 	free(canon);
-	json_decref(obj);
+	api_jobs_check_free(&ck);
 }
 
 /* --- GET /api/jobs/{id}, long-poll --- */

@@ -20,7 +20,7 @@ enum job_state {
 };
 
 struct jobs_config {
-	unsigned	 max_pending;	/* unfinished symbols, server-wide */
+	unsigned	 max_pending;	/* unfinished stock symbols, server-wide */
 	unsigned	 max_jobs;	/* finished jobs kept */
 	unsigned	 job_ttl_s;	/* ... and for how long */
 };

@@ -257,7 +257,12 @@ searchjob_submit(struct searchjob *sj, uint64_t from, uint64_t to,
 	se = searchjob_plan(sj, from, to, sj->workers);
 	snprintf(spec, sizeof spec, "{\"from\":%" PRIu64 ",\"to\":%" PRIu64
 	    ",\"workers\":%u}", from, to, sj->workers);
-	error = job_create(sj->jobs, &searchjob_kind, se, 1, spec, idem_key,
+	/*
+	 * No units: max_pending bounds unfinished stock symbols (their
+	 * files and fetches); a search holds neither, so a full stock
+	 * backlog must not refuse it.
+	 */
+	error = job_create(sj->jobs, &searchjob_kind, se, 0, spec, idem_key,
 	    idem_request, fn, arg);
 	if (error != 0)
 		searchjob_record_free(se);
@@ -397,7 +402,7 @@ searchjob_restore(void *engine, struct job *job, const char *spec,
 	    (unsigned)workers);
 	se->job = job;
 	job->data = se;
-	job->units = job_finished(job) ? 0 : 1;
+	job->units = 0;		/* see searchjob_submit */
 	return 0;
 }
 

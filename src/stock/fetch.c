@@ -102,6 +102,37 @@ fetch_seed(void)
 
 /* --- libcurl callbacks (on the calling thread) --- */
 
+/*
+ * A Retry-After value: seconds from `now`, at most FETCH_RETRY_AFTER_MAX,
+ * or -1 if it is neither delta-seconds nor an HTTP-date. Digits too many
+ * for a long long still mean "a long time", so they give the maximum
+ * (the caller's cap then applies) rather than being ignored.
+ */
+long
+fetch_retry_after_parse(const char *v, time_t now)
+{
+	const char	*p;
+	long long	 secs;
+	time_t		 date;
+
+	if (v[0] >= '0' && v[0] <= '9') {
+		secs = 0;
+		for (p = v; *p >= '0' && *p <= '9'; p++) {
+			if (secs < FETCH_RETRY_AFTER_MAX)
+				secs = secs * 10 + (*p - '0');
+		}
+		if (*p != '\0')
+			return -1;
+		return secs > FETCH_RETRY_AFTER_MAX ? FETCH_RETRY_AFTER_MAX :
+		    (long)secs;
+	}
+	if ((date = curl_getdate(v, NULL)) == -1)
+		return -1;
+	secs = (long long)date - (long long)now;
+	return secs < 0 ? 0 : secs > FETCH_RETRY_AFTER_MAX ?
+	    FETCH_RETRY_AFTER_MAX : (long)secs;
+}
+
 /* Notes a Retry-After (delta-seconds or HTTP-date) of the last response. */
 static size_t
 fetch_header(char *p, size_t size, size_t nmemb, void *arg)
@@ -109,9 +140,8 @@ fetch_header(char *p, size_t size, size_t nmemb, void *arg)
 	struct fetch_attempt	*a = arg;
 	size_t			 total = size * nmemb, n = total;
 	size_t			 skip = sizeof "Retry-After:" - 1;
-	char			 v[128], *end;
-	long long		 secs;
-	time_t			 date;
+	char			 v[128];
+	long			 secs;
 
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
 		a->retry_after = -1;	/* a new response (redirects) */
@@ -125,16 +155,8 @@ fetch_header(char *p, size_t size, size_t nmemb, void *arg)
 		return total;
 	memcpy(v, p, n);
 	v[n] = '\0';
-	if (v[0] >= '0' && v[0] <= '9') {
-		errno = 0;
-		secs = strtoll(v, &end, 10);
-		if (*end == '\0' && errno == 0)
-			a->retry_after = secs > 86400 ? 86400 : (long)secs;
-	} else if ((date = curl_getdate(v, NULL)) != -1) {
-		secs = (long long)date - (long long)time(NULL);
-		a->retry_after = secs < 0 ? 0 : secs > 86400 ? 86400 :
-		    (long)secs;
-	}
+	if ((secs = fetch_retry_after_parse(v, time(NULL))) != -1)
+		a->retry_after = secs;
 	return total;
 }
 

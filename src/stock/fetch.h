@@ -39,7 +39,8 @@ struct fetch_result {
  * limit page), upstream_error (5xx), timeout, connection (refused, reset),
  * truncated. Final at once: canceled, too_large, http_<status> (other
  * 4xx, and 3xx after too many redirects), bad_url, connection (DNS),
- * tls, not_csv_html, not_csv_json, empty, header_only, not_csv,
+ * tls, bad_response (the reply is not HTTP, e.g. HTTP/0.9),
+ * not_csv_html, not_csv_json, empty, header_only, not_csv,
  * file_error (a file:// source that cannot be read), write_error (dest
  * cannot be written), fetch_error (anything else libcurl reports).
  */

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -13,6 +14,7 @@ struct fetch_result;
 #define FETCH_SEAM		32	/* kept across chunks for phrase search */
 #define FETCH_NONE		UINT64_MAX
 #define FETCH_MAX_REDIRS	3L
+#define FETCH_RETRY_AFTER_MAX	86400L	/* seconds; callers cap lower */
 
 enum fetch_verdict {
 	FETCH_OK,
@@ -49,6 +51,9 @@ struct fetch_attempt {
 	char		 seam[FETCH_SEAM];
 	size_t		 seam_len;
 };
+
+/* fetch.c: a Retry-After value in seconds from `now`, or -1. */
+long		 fetch_retry_after_parse(const char *, time_t);
 
 /* fetch_body.c: what a body looks like, noted as it streams by. */
 

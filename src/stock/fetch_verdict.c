@@ -83,6 +83,18 @@ fetch_verdict_body(const struct fetch_attempt *a, long status,
 	return fetch_verdict_set(res, FETCH_OK, "", "%s", "");
 }
 
+/* 1 if the attempt sent a request, so a reply was being read. */
+static int
+fetch_verdict_sent(const struct fetch_attempt *a)
+{
+	long	sent = 0;
+
+	if (a->easy == NULL || curl_easy_getinfo(a->easy,
+	    CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
+		return 0;
+	return sent > 0;
+}
+
 /* What one attempt came to: res->code and res->message are set. */
 enum fetch_verdict
 fetch_verdict_of(const struct fetch_attempt *a, CURLcode rc, long status,
@@ -134,8 +146,21 @@ fetch_verdict_of(const struct fetch_attempt *a, CURLcode rc, long status,
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return fetch_verdict_set(res, FETCH_FAIL, "connection",
 		    "cannot resolve the upstream host (%s)", why);
+	case CURLE_WEIRD_SERVER_REPLY:
+		return fetch_verdict_set(res, FETCH_FAIL, "bad_response",
+		    "upstream reply is not HTTP (%s)", why);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
+		/*
+		 * libcurl says "unsupported protocol" for an HTTP/0.9 reply
+		 * too (bytes with no status line): a request went out, so
+		 * it is the reply that is wrong, not our URL.
+		 */
+		if (rc == CURLE_UNSUPPORTED_PROTOCOL && status == 0 &&
+		    fetch_verdict_sent(a))
+			return fetch_verdict_set(res, FETCH_FAIL,
+			    "bad_response", "upstream reply is not HTTP (%s)",
+			    why);
 		if (status >= 300 && status <= 399)
 			return fetch_verdict_set(res, FETCH_FAIL, "bad_url",
 			    "upstream redirected to a URL not allowed (%s)",

@@ -11,7 +11,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Server, request_json, wait_job, get_job,  # noqa: E402
                      check_problem, check_binary, start_watchdog, scaled,
-                     stop_clean, still_serving)
+                     stop_clean, still_serving, check_upstream, Upstream,
+                     post_job)
 
 t = TAP()
 
@@ -131,9 +132,39 @@ def test_bad(srv):
     still_serving(t, srv, "bad armstrong jobs")
 
 
+def test_stock_backlog(up):
+    """Only stock jobs count against --max-pending-symbols: a full stock
+    backlog refuses more symbols, not an Armstrong job."""
+    slow = ["slow-30000-a", "slow-30000-b"]
+    with Server("--source-url", up.source_url, "--max-pending-symbols", 2,
+                "--fetch-timeout", 60) as srv:
+        st, hd, body, j = post_job(srv, slow)
+        t.is_(st, 202, "2 slow symbols fill --max-pending-symbols 2", body[:300])
+        st, hd, body, _ = post_job(srv, ["GOOD1"])
+        t.is_(st, 429, "the stock backlog is full: one more symbol -> 429",
+              body[:300])
+        for i in range(3):
+            st, hd, body, a = post(srv, {"type": "armstrong", "from": 0,
+                                         "to": 1000})
+            t.is_(st, 202, "armstrong job %d with the stock backlog full -> 202"
+                  % (i + 1), body[:300])
+            if st == 202 and isinstance(a, dict):
+                aj = wait_job(srv, a["id"], timeout=20)
+                t.ok(aj is not None and aj.get("state") == "succeeded",
+                     "armstrong job %d succeeds" % (i + 1), repr(aj)[:300])
+        if isinstance(j, dict) and "id" in j:
+            request_json(srv, "DELETE", "/api/jobs/%s" % j["id"])
+
+
 def main():
     check_binary()
+    check_upstream()
     start_watchdog(120)
+    with Upstream() as up:
+        try:
+            test_stock_backlog(up)
+        except Exception as e:   # a server fault: fail, go on
+            t.ok(False, "test_stock_backlog: aborted by %r" % e)
     with Server() as srv:
         for fn in (test_ranges, test_whole_range, test_scan_chosen,
                    test_cancel, test_bad):

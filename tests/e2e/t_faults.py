@@ -54,6 +54,7 @@ FAULTS = {
     "hdronly-a":       ("failed", "header_only", None, 200),
     "notcsv-a":        ("failed", "not_csv", None, 200),
     "badcsv-a":        ("failed", "bad_csv", None, 200),
+    "http09-a":        ("failed", "bad_response", 1, None),
     "trunc-a":         ("failed", "truncated", ">=1", None),
     "reset-a":         ("failed", "connection", ">=2", None),
     "endless-a":       ("failed", "too_large", None, None),

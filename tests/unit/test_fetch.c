@@ -35,6 +35,7 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "stock/fetch.h"
+#include "stock/fetch_int.h"
 #include "tap.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -1048,6 +1049,35 @@ canned_fetch(struct canned *replies, size_t n, struct fetch_request *rq,
 	return canned_stop(&cs);
 }
 
+/* The Retry-After parse on its own: delta-seconds, dates, junk. */
+static void
+test_retry_after_parse(void)
+{
+	time_t	t = 1700000000;
+
+	is_int(fetch_retry_after_parse("0", t), 0, "Retry-After: 0");
+	is_int(fetch_retry_after_parse("120", t), 120, "Retry-After: 120");
+	is_int(fetch_retry_after_parse("86401", t), FETCH_RETRY_AFTER_MAX,
+	    "a day and a second: the maximum");
+	is_int(fetch_retry_after_parse("99999999999999999999", t),
+	    FETCH_RETRY_AFTER_MAX, "20 digits (beyond a long long): the maximum");
+	is_int(fetch_retry_after_parse("9223372036854775808", t),
+	    FETCH_RETRY_AFTER_MAX, "LLONG_MAX + 1: the maximum");
+	is_int(fetch_retry_after_parse("00000000000000000000000000005", t), 5,
+	    "leading zeros");
+	is_int(fetch_retry_after_parse("5s", t), -1, "digits then junk: none");
+	is_int(fetch_retry_after_parse("99999999999999999999x", t), -1,
+	    "many digits then junk: none");
+	is_int(fetch_retry_after_parse("soon", t), -1, "a word: none");
+	is_int(fetch_retry_after_parse("", t), -1, "empty: none");
+	is_int(fetch_retry_after_parse("Tue, 14 Nov 2023 22:13:20 GMT", t), 0,
+	    "an HTTP-date 0 s ahead");
+	is_int(fetch_retry_after_parse("Tue, 14 Nov 2023 22:14:20 GMT", t), 60,
+	    "an HTTP-date 60 s ahead");
+	is_int(fetch_retry_after_parse("Mon, 13 Nov 2023 22:13:20 GMT", t), 0,
+	    "an HTTP-date in the past: 0");
+}
+
 static void
 test_canned(void)
 {
@@ -1091,6 +1121,24 @@ test_canned(void)
 	canned_fetch(c, 2, &rq, &r, &dest, &took);
 	expect("429 with an HTTP-date Retry-After", &r, dest, 1, "", 2, 200);
 	ok(took > 0.9 && took < 2.8, "the date was honoured (%.0f ms)",
+	    took * 1e3);
+	unlink(dest);
+	free(dest);
+
+	/*
+	 * Delta-seconds too large for a long long: the cap, not the (here
+	 * immediate) backoff as when the overflowing value was dropped.
+	 */
+	memset(c, 0, sizeof c);
+	c[0].part[0] = reply_head(429, "Retry-After: 99999999999999999999",
+	    "text/plain", 0);
+	reply_csv(&c[1]);
+	quick(&rq);
+	rq.max_retry_after_s = 2;
+	rq.backoff_ms = 0;
+	canned_fetch(c, 2, &rq, &r, &dest, &took);
+	expect("429 with a 20-digit Retry-After", &r, dest, 1, "", 2, 200);
+	ok(took > 1.8 && took < 4.5, "waited the cap, 2 s (%.0f ms)",
 	    took * 1e3);
 	unlink(dest);
 	free(dest);
@@ -1212,6 +1260,7 @@ main(void)
 		bail("fetch_global_init");
 
 	test_templates();
+	test_retry_after_parse();
 	test_check_template();
 	test_files();
 	test_bad_requests();
