@@ -126,31 +126,65 @@ nameset_add(struct nameset *set, const char *s)
 	return 1;
 }
 
+/*
+ * For rule 6, the next suffix to try for each repeated name. Names only
+ * ever join the set, so a suffix once found taken stays taken: starting
+ * from the last one gives the name starting from 2 would, and n repeats
+ * of one name cost n probes instead of n*n/2.
+ */
+struct nextsuffix {
+	char		*base;
+	unsigned	 next;
+};
+
+static struct nextsuffix *
+nextsuffix_get(struct nextsuffix *slots, size_t size, const char *base)
+{
+	size_t	i = (size_t)hash_string(base) & (size - 1);
+
+	while (slots[i].base != NULL) {
+		if (strcmp(slots[i].base, base) == 0)
+			return &slots[i];
+		i = (i + 1) & (size - 1);
+	}
+	slots[i].base = xstrdup(base);
+	slots[i].next = 2;
+	return &slots[i];
+}
+
 char **
 colname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
 {
-	struct nameset	 set;
-	char		**names, *alt;
-	unsigned	 i, k;
+	struct nameset		 set;
+	struct nextsuffix	*next, *ns;
+	char			**names, *alt;
+	size_t			 j;
+	unsigned		 i;
 
 	names = xcalloc(n > 0 ? n : 1, sizeof *names);
 	/* Twice as many slots as names, at least, keeps probes short. */
 	for (set.size = 16; set.size < 2 * (size_t)n + 2; set.size *= 2)
 		;
 	set.slots = xcalloc(set.size, sizeof *set.slots);
+	next = xcalloc(set.size, sizeof *next);
 	for (i = 0; i < n; i++) {
 		names[i] = colname_one(raw[i], lens[i], i + 1);
 		if (nameset_add(&set, names[i]))
 			continue;
-		for (k = 2;; k++) {
-			xasprintf(&alt, "%s_%u", names[i], k);
+		ns = nextsuffix_get(next, set.size, names[i]);
+		for (;; ns->next++) {
+			xasprintf(&alt, "%s_%u", names[i], ns->next);
 			if (nameset_add(&set, alt))
 				break;
 			free(alt);
 		}
+		ns->next++;
 		free(names[i]);
 		names[i] = alt;
 	}
+	for (j = 0; j < set.size; j++)
+		free(next[j].base);
+	free(next);
 	free(set.slots);
 	return names;
 }
