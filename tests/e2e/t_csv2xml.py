@@ -777,6 +777,33 @@ def test_output_targets():
              repr(res))
 
 
+def test_output_char_device():
+    """csv2xml to a char device: written in place, still a char device
+    afterwards. The device is made with mknod in a private directory
+    (numbers 1,3, those of a null device), never a real /dev node."""
+    name = "csv2xml to a char device: exit 0 and it stays a char device"
+    if os.geteuid() != 0:
+        t.skip(name, "not root, cannot mknod a char device")
+        return
+    src = os.path.join(CORPUS, "yahoo_small.csv")
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    try:
+        dev = os.path.join(tmp, "null")
+        try:
+            os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+            with open(dev, "wb") as fh:
+                fh.write(b"probe")
+        except OSError as e:
+            t.skip(name, "mknod or writing the node fails here: %s" % e)
+            return
+        res = run([src, dev])
+        t.ok(res.rc == 0 and stat.S_ISCHR(os.lstat(dev).st_mode) and
+             sorted(dir_listing(tmp)) == ["null"],
+             name + ", no temporary beside it", repr(res))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_bare_cr():
     """Records end with LF or CRLF only: a CR not followed by LF, outside
     quotes, must not end a record.  The contract does not say whether it
@@ -927,6 +954,7 @@ def main():
     t.group("usage errors", test_usage)
     t.group("I/O errors", test_io_errors)
     t.group("output targets", test_output_targets)
+    t.group("csv2xml to a char device", test_output_char_device)
     t.group("bare CR", test_bare_cr)
     t.group("--stats", test_stats)
     t.group("--max-columns", test_max_columns)
