@@ -977,6 +977,11 @@ csv2xml_finish_in(struct csv2xml *c)
 	case ST_QUOTE:
 		rv = field_end(c, c->fbuf, c->flen, 1);
 		break;
+	case ST_CR:
+		/* The same rule as inside the input: the end of the input is
+		 * not an LF, so a CR right before it ends nothing. */
+		return fail_at_offset(c, c->cr_at, "a CR outside quotes must "
+		    "be followed by LF");
 	case ST_FIELD:
 		/* "a,b," then the end: one more, empty, field. */
 		if (c->have_header ? c->col > 0 : c->hn > 0)

@@ -140,6 +140,10 @@ test_errors(void)
 	    "input ends inside a character)", "truncated at the end");
 	check_err("a\nx\ry\n", 6, "line 2, column 2: a CR outside quotes "
 	    "must be followed by LF", "lone CR");
+	check_err("a\nx\r", 4, "line 2, column 2: a CR outside quotes "
+	    "must be followed by LF", "lone CR at the end of the input");
+	check_err("a\r", 2, "line 1, column 2: a CR outside quotes "
+	    "must be followed by LF", "lone CR ending the header and input");
 	check_err("a\n\xEF\xBF\xBF\n", 6,
 	    "line 2, column 1: U+FFFE and U+FFFF are not allowed in XML",
 	    "U+FFFF");
