@@ -3,8 +3,9 @@
  *
  * The rules are in colname.h; they are deterministic, so the same header
  * always gives the same elements. Names are checked against the XML 1.0
- * (fifth edition) NameStartChar and NameChar ranges on code points, so
- * letters of any script stay as they are.
+ * (fifth edition) NameStartChar and NameChar ranges on code points, and
+ * beyond ASCII only the letters the fourth edition allows too are kept
+ * (is_portable), so every XML 1.0 parser accepts the names.
  */
 #include "config.h"
 
@@ -37,6 +38,26 @@ is_name_char(uint32_t c)
 	return is_name_start(c) || c == '-' || c == '.' ||
 	    (c >= '0' && c <= '9') || c == 0xB7 ||
 	    (c >= 0x300 && c <= 0x36F) || (c >= 0x203F && c <= 0x2040);
+}
+
+/*
+ * Beyond ASCII, only letters both XML 1.0 editions allow in names: the
+ * fifth edition's wide ranges (emoji, U+FEFF) are refused by parsers
+ * that keep the fourth edition's tables, such as expat. These ranges
+ * are in both: Latin-1 and Latin Extended-A letters, Greek, Cyrillic,
+ * kana, CJK unified ideographs, Hangul syllables, the middle dot and
+ * the combining marks U+0300 to U+0345.
+ */
+static int
+is_portable(uint32_t c)
+{
+	return c < 0x80 || c == 0xB7 || (c >= 0x300 && c <= 0x345) ||
+	    (c >= 0xC0 && c <= 0xD6) ||
+	    (c >= 0xD8 && c <= 0xF6) || (c >= 0xF8 && c <= 0x131) ||
+	    (c >= 0x391 && c <= 0x3A1) || (c >= 0x3A3 && c <= 0x3CE) ||
+	    (c >= 0x410 && c <= 0x44F) || (c >= 0x3041 && c <= 0x3094) ||
+	    (c >= 0x30A1 && c <= 0x30FA) || (c >= 0x4E00 && c <= 0x9FA5) ||
+	    (c >= 0xAC00 && c <= 0xD7A3);
 }
 
 /* Decodes one code point of valid UTF-8; returns its length. */
@@ -82,7 +103,7 @@ colname_one(const char *raw, size_t len, unsigned column)
 		n = utf8_decode(s + i, len - i, &cp);
 		if (cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n')
 			continue;
-		if (cp == ':' || !is_name_char(cp))
+		if (cp == ':' || !is_name_char(cp) || !is_portable(cp))
 			*o++ = '_';
 		else {
 			memcpy(o, s + i, n);

@@ -804,6 +804,33 @@ def test_output_char_device():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_portable_names():
+    """Header names with characters only XML 1.0 fifth edition allows in
+    names (an emoji, U+FEFF inside a name) after a leading BOM: the
+    output must parse with expat (xml.etree), which keeps the fourth
+    edition's name tables, and with xmllint."""
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    try:
+        src = os.path.join(tmp, "names.csv")
+        out = os.path.join(tmp, "names.xml")
+        with open(src, "wb") as f:
+            f.write("\ufeffDate,Price\U0001F600,\U0001F4C8,a\ufeffb,\u4ef7\u683c\n"
+                    "2026-11-20,1,2,3,4\n".encode("utf-8"))
+        res = run([src, out])
+        t.ok(res.rc == 0, "emoji/BOM header: converted", repr(res))
+        try:
+            root = ET.parse(out).getroot()
+            tags = [e.tag for e in root[0]]
+            err = ""
+        except (ET.ParseError, OSError, IndexError) as e:
+            tags, err = None, str(e)
+        t.is_(tags, ["Date", "Price_", "_", "a_b", "\u4ef7\u683c"],
+              "emoji/BOM header: expat parses it, names made portable " + err)
+        check_xmllint("emoji/BOM header", out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_bare_cr():
     """Records end with LF or CRLF only: a CR not followed by LF, outside
     quotes, must not end a record.  The contract does not say whether it
@@ -956,6 +983,7 @@ def main():
     t.group("output targets", test_output_targets)
     t.group("csv2xml to a char device", test_output_char_device)
     t.group("bare CR", test_bare_cr)
+    t.group("portable names", test_portable_names)
     t.group("--stats", test_stats)
     t.group("--max-columns", test_max_columns)
     t.group("--max-field-size", test_max_field_size)

@@ -117,6 +117,9 @@ test_cases(void)
 	check_out("价格,Öffnung\n1,2\n", DECL "<Data>\n\t<Row>\n"
 	    "\t\t<价格>1</价格>\n\t\t<Öffnung>2</Öffnung>\n\t</Row>\n"
 	    "</Data>\n", "non-ASCII names kept");
+	check_out("a\xF0\x9F\x98\x80,b\xEF\xBB\xBF" "c\n1,2\n", DECL "<Data>\n"
+	    "\t<Row>\n\t\t<a_>1</a_>\n\t\t<b_c>2</b_c>\n\t</Row>\n"
+	    "</Data>\n", "emoji and U+FEFF in names become '_'");
 }
 
 static void
