@@ -831,6 +831,42 @@ def test_portable_names():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_disk_full():
+    """OUT on a full file system (a 64 KiB tmpfs mounted in a private
+    directory): exit 1, one line naming the lack of space, no libxml2
+    'I/O error' line, nothing left behind."""
+    name = "csv2xml to a full tmpfs"
+    if os.geteuid() != 0:
+        t.skip(name, "not root, cannot mount a tmpfs")
+        return
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    mnt = os.path.join(tmp, "mnt")
+    os.mkdir(mnt)
+    try:
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            t.skip(name, "mount -t tmpfs fails: %s" % p.stderr.decode("utf-8", "replace").strip())
+            return
+        try:
+            src = os.path.join(tmp, "big.csv")
+            with open(src, "w") as f:
+                f.write("a,b\n")
+                for i in range(100000):
+                    f.write("%d,xxxxxxxxxxxxxxxx\n" % i)
+            res = run([src, os.path.join(mnt, "out.xml")], timeout=scaled(60))
+            text = res.errtext()
+            t.ok(res.rc == 1 and text.count("\n") == 1 and
+                 "No space left on device" in text and "I/O error" not in text,
+                 name + ": exit 1, one line naming no space, no libxml2 I/O error",
+                 repr(res))
+            t.is_(os.listdir(mnt), [], name + ": nothing left behind")
+        finally:
+            subprocess.run(["umount", mnt])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_bare_cr():
     """Records end with LF or CRLF only: a CR not followed by LF, outside
     quotes, must not end a record.  The contract does not say whether it
@@ -984,6 +1020,7 @@ def main():
     t.group("csv2xml to a char device", test_output_char_device)
     t.group("bare CR", test_bare_cr)
     t.group("portable names", test_portable_names)
+    t.group("disk full", test_disk_full)
     t.group("--stats", test_stats)
     t.group("--max-columns", test_max_columns)
     t.group("--max-field-size", test_max_field_size)
