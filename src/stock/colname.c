@@ -3,8 +3,9 @@
  *
  * The rules are in colname.h; they are deterministic, so the same header
  * always gives the same elements. Names are checked against the XML 1.0
- * (fifth edition) NameStartChar and NameChar ranges on code points, so
- * letters of any script stay as they are.
+ * (fifth edition) NameStartChar and NameChar ranges on code points, and
+ * beyond ASCII only the letters the fourth edition allows too are kept
+ * (is_portable), so every XML 1.0 parser accepts the names.
  */
 #include "config.h"
 
@@ -37,6 +38,26 @@ is_name_char(uint32_t c)
 	return is_name_start(c) || c == '-' || c == '.' ||
 	    (c >= '0' && c <= '9') || c == 0xB7 ||
 	    (c >= 0x300 && c <= 0x36F) || (c >= 0x203F && c <= 0x2040);
+}
+
+/*
+ * Beyond ASCII, only letters both XML 1.0 editions allow in names: the
+ * fifth edition's wide ranges (emoji, U+FEFF) are refused by parsers
+ * that keep the fourth edition's tables, such as expat. These ranges
+ * are in both: Latin-1 and Latin Extended-A letters, Greek, Cyrillic,
+ * kana, CJK unified ideographs, Hangul syllables, the middle dot and
+ * the combining marks U+0300 to U+0345.
+ */
+static int
+is_portable(uint32_t c)
+{
+	return c < 0x80 || c == 0xB7 || (c >= 0x300 && c <= 0x345) ||
+	    (c >= 0xC0 && c <= 0xD6) ||
+	    (c >= 0xD8 && c <= 0xF6) || (c >= 0xF8 && c <= 0x131) ||
+	    (c >= 0x391 && c <= 0x3A1) || (c >= 0x3A3 && c <= 0x3CE) ||
+	    (c >= 0x410 && c <= 0x44F) || (c >= 0x3041 && c <= 0x3094) ||
+	    (c >= 0x30A1 && c <= 0x30FA) || (c >= 0x4E00 && c <= 0x9FA5) ||
+	    (c >= 0xAC00 && c <= 0xD7A3);
 }
 
 /* Decodes one code point of valid UTF-8; returns its length. */
@@ -82,7 +103,7 @@ colname_one(const char *raw, size_t len, unsigned column)
 		n = utf8_decode(s + i, len - i, &cp);
 		if (cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n')
 			continue;
-		if (cp == ':' || !is_name_char(cp))
+		if (cp == ':' || !is_name_char(cp) || !is_portable(cp))
 			*o++ = '_';
 		else {
 			memcpy(o, s + i, n);
@@ -126,31 +147,65 @@ nameset_add(struct nameset *set, const char *s)
 	return 1;
 }
 
+/*
+ * For rule 6, the next suffix to try for each repeated name. Names only
+ * ever join the set, so a suffix once found taken stays taken: starting
+ * from the last one gives the name starting from 2 would, and n repeats
+ * of one name cost n probes instead of n*n/2.
+ */
+struct nextsuffix {
+	char		*base;
+	unsigned	 next;
+};
+
+static struct nextsuffix *
+nextsuffix_get(struct nextsuffix *slots, size_t size, const char *base)
+{
+	size_t	i = (size_t)hash_string(base) & (size - 1);
+
+	while (slots[i].base != NULL) {
+		if (strcmp(slots[i].base, base) == 0)
+			return &slots[i];
+		i = (i + 1) & (size - 1);
+	}
+	slots[i].base = xstrdup(base);
+	slots[i].next = 2;
+	return &slots[i];
+}
+
 char **
 colname_rewrite(const char *const *raw, const size_t *lens, unsigned n)
 {
-	struct nameset	 set;
-	char		**names, *alt;
-	unsigned	 i, k;
+	struct nameset		 set;
+	struct nextsuffix	*next, *ns;
+	char			**names, *alt;
+	size_t			 j;
+	unsigned		 i;
 
 	names = xcalloc(n > 0 ? n : 1, sizeof *names);
 	/* Twice as many slots as names, at least, keeps probes short. */
 	for (set.size = 16; set.size < 2 * (size_t)n + 2; set.size *= 2)
 		;
 	set.slots = xcalloc(set.size, sizeof *set.slots);
+	next = xcalloc(set.size, sizeof *next);
 	for (i = 0; i < n; i++) {
 		names[i] = colname_one(raw[i], lens[i], i + 1);
 		if (nameset_add(&set, names[i]))
 			continue;
-		for (k = 2;; k++) {
-			xasprintf(&alt, "%s_%u", names[i], k);
+		ns = nextsuffix_get(next, set.size, names[i]);
+		for (;; ns->next++) {
+			xasprintf(&alt, "%s_%u", names[i], ns->next);
 			if (nameset_add(&set, alt))
 				break;
 			free(alt);
 		}
+		ns->next++;
 		free(names[i]);
 		names[i] = alt;
 	}
+	for (j = 0; j < set.size; j++)
+		free(next[j].base);
+	free(next);
 	free(set.slots);
 	return names;
 }

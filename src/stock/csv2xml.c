@@ -180,12 +180,20 @@ sink_write(void *arg, const char *p, size_t n)
 	while (n > 0) {
 		w = ob->writecallback(ob->context, p, n > INT32_MAX ?
 		    INT32_MAX : (int)n);
+		/* The fd callback leaves write(2)'s errno (ENOSPC...). */
 		if (w <= 0)
-			return -EIO;
+			return errno > 0 ? -errno : -EIO;
 		p += w;
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* A write failed with -e: the reason, such as no space, in the error. */
+static int
+write_failed(struct csv2xml *c, int e)
+{
+	return fail(c, "cannot write the output: %s", strerror(-e));
 }
 
 /*
@@ -198,6 +206,7 @@ static int
 out_write(struct csv2xml *c, const char *p, size_t n)
 {
 	xmlOutputBufferPtr	ob = c->out;
+	int			e;
 
 	c->stats.bytes_out += n;
 	if (ob->encoder != NULL || ob->writecallback == NULL) {
@@ -205,15 +214,20 @@ out_write(struct csv2xml *c, const char *p, size_t n)
 			return fail(c, "cannot write the output");
 		return 0;
 	}
-	if ((c->bw != NULL && bgwrite_wait(c->bw) != 0) ||
-	    xmlOutputBufferFlush(ob) < 0 || sink_write(ob, p, n) != 0)
+	if (c->bw != NULL && (e = bgwrite_wait(c->bw)) != 0)
+		return write_failed(c, e);
+	if (xmlOutputBufferFlush(ob) < 0)
 		return fail(c, "cannot write the output");
+	if ((e = sink_write(ob, p, n)) != 0)
+		return write_failed(c, e);
 	return 0;
 }
 
 static int
 out_flush(struct csv2xml *c)
 {
+	int	e;
+
 	if (c->olen == 0)
 		return 0;
 	if (c->bw == NULL) {
@@ -222,9 +236,9 @@ out_flush(struct csv2xml *c)
 	} else {
 		/* The writer takes this buffer; fill another meanwhile. */
 		c->stats.bytes_out += c->olen;
-		if (bgwrite_submit(c->bw, c->obuf, c->olen) != 0) {
+		if ((e = bgwrite_submit(c->bw, c->obuf, c->olen)) != 0) {
 			c->obuf = bgwrite_buffer(c->bw);
-			return fail(c, "cannot write the output");
+			return write_failed(c, e);
 		}
 		c->obuf = bgwrite_buffer(c->bw);
 	}
@@ -955,7 +969,7 @@ csv2xml_feed(struct csv2xml *c, const char *buf, size_t len, char *err,
 static int
 csv2xml_finish_in(struct csv2xml *c)
 {
-	int	rv = 0;
+	int	rv = 0, e;
 
 	if (c->failed)
 		return -1;
@@ -977,6 +991,11 @@ csv2xml_finish_in(struct csv2xml *c)
 	case ST_QUOTE:
 		rv = field_end(c, c->fbuf, c->flen, 1);
 		break;
+	case ST_CR:
+		/* The same rule as inside the input: the end of the input is
+		 * not an LF, so a CR right before it ends nothing. */
+		return fail_at_offset(c, c->cr_at, "a CR outside quotes must "
+		    "be followed by LF");
 	case ST_FIELD:
 		/* "a,b," then the end: one more, empty, field. */
 		if (c->have_header ? c->col > 0 : c->hn > 0)
@@ -992,8 +1011,9 @@ csv2xml_finish_in(struct csv2xml *c)
 		    (unsigned long long)c->line);
 	if (out_put(c, "</Data>\n", 8) != 0 || out_flush(c) != 0)
 		return -1;
-	if ((c->bw != NULL && bgwrite_wait(c->bw) != 0) ||
-	    xmlOutputBufferFlush(c->out) < 0)
+	if (c->bw != NULL && (e = bgwrite_wait(c->bw)) != 0)
+		return write_failed(c, e);
+	if (xmlOutputBufferFlush(c->out) < 0)
 		return fail(c, "cannot write the output");
 	return 0;
 }

@@ -777,6 +777,96 @@ def test_output_targets():
              repr(res))
 
 
+def test_output_char_device():
+    """csv2xml to a char device: written in place, still a char device
+    afterwards. The device is made with mknod in a private directory
+    (numbers 1,3, those of a null device), never a real /dev node."""
+    name = "csv2xml to a char device: exit 0 and it stays a char device"
+    if os.geteuid() != 0:
+        t.skip(name, "not root, cannot mknod a char device")
+        return
+    src = os.path.join(CORPUS, "yahoo_small.csv")
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    try:
+        dev = os.path.join(tmp, "null")
+        try:
+            os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+            with open(dev, "wb") as fh:
+                fh.write(b"probe")
+        except OSError as e:
+            t.skip(name, "mknod or writing the node fails here: %s" % e)
+            return
+        res = run([src, dev])
+        t.ok(res.rc == 0 and stat.S_ISCHR(os.lstat(dev).st_mode) and
+             sorted(dir_listing(tmp)) == ["null"],
+             name + ", no temporary beside it", repr(res))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_portable_names():
+    """Header names with characters only XML 1.0 fifth edition allows in
+    names (an emoji, U+FEFF inside a name) after a leading BOM: the
+    output must parse with expat (xml.etree), which keeps the fourth
+    edition's name tables, and with xmllint."""
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    try:
+        src = os.path.join(tmp, "names.csv")
+        out = os.path.join(tmp, "names.xml")
+        with open(src, "wb") as f:
+            f.write("\ufeffDate,Price\U0001F600,\U0001F4C8,a\ufeffb,\u4ef7\u683c\n"
+                    "2026-11-20,1,2,3,4\n".encode("utf-8"))
+        res = run([src, out])
+        t.ok(res.rc == 0, "emoji/BOM header: converted", repr(res))
+        try:
+            root = ET.parse(out).getroot()
+            tags = [e.tag for e in root[0]]
+            err = ""
+        except (ET.ParseError, OSError, IndexError) as e:
+            tags, err = None, str(e)
+        t.is_(tags, ["Date", "Price_", "_", "a_b", "\u4ef7\u683c"],
+              "emoji/BOM header: expat parses it, names made portable " + err)
+        check_xmllint("emoji/BOM header", out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_disk_full():
+    """OUT on a full file system (a 64 KiB tmpfs mounted in a private
+    directory): exit 1, one line naming the lack of space, no libxml2
+    'I/O error' line, nothing left behind."""
+    name = "csv2xml to a full tmpfs"
+    if os.geteuid() != 0:
+        t.skip(name, "not root, cannot mount a tmpfs")
+        return
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    mnt = os.path.join(tmp, "mnt")
+    os.mkdir(mnt)
+    try:
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            t.skip(name, "mount -t tmpfs fails: %s" % p.stderr.decode("utf-8", "replace").strip())
+            return
+        try:
+            src = os.path.join(tmp, "big.csv")
+            with open(src, "w") as f:
+                f.write("a,b\n")
+                for i in range(100000):
+                    f.write("%d,xxxxxxxxxxxxxxxx\n" % i)
+            res = run([src, os.path.join(mnt, "out.xml")], timeout=scaled(60))
+            text = res.errtext()
+            t.ok(res.rc == 1 and text.count("\n") == 1 and
+                 "No space left on device" in text and "I/O error" not in text,
+                 name + ": exit 1, one line naming no space, no libxml2 I/O error",
+                 repr(res))
+            t.is_(os.listdir(mnt), [], name + ": nothing left behind")
+        finally:
+            subprocess.run(["umount", mnt])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_bare_cr():
     """Records end with LF or CRLF only: a CR not followed by LF, outside
     quotes, must not end a record.  The contract does not say whether it
@@ -927,7 +1017,10 @@ def main():
     t.group("usage errors", test_usage)
     t.group("I/O errors", test_io_errors)
     t.group("output targets", test_output_targets)
+    t.group("csv2xml to a char device", test_output_char_device)
     t.group("bare CR", test_bare_cr)
+    t.group("portable names", test_portable_names)
+    t.group("disk full", test_disk_full)
     t.group("--stats", test_stats)
     t.group("--max-columns", test_max_columns)
     t.group("--max-field-size", test_max_field_size)

@@ -5,7 +5,10 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -114,6 +117,9 @@ test_cases(void)
 	check_out("价格,Öffnung\n1,2\n", DECL "<Data>\n\t<Row>\n"
 	    "\t\t<价格>1</价格>\n\t\t<Öffnung>2</Öffnung>\n\t</Row>\n"
 	    "</Data>\n", "non-ASCII names kept");
+	check_out("a\xF0\x9F\x98\x80,b\xEF\xBB\xBF" "c\n1,2\n", DECL "<Data>\n"
+	    "\t<Row>\n\t\t<a_>1</a_>\n\t\t<b_c>2</b_c>\n\t</Row>\n"
+	    "</Data>\n", "emoji and U+FEFF in names become '_'");
 }
 
 static void
@@ -137,6 +143,10 @@ test_errors(void)
 	    "input ends inside a character)", "truncated at the end");
 	check_err("a\nx\ry\n", 6, "line 2, column 2: a CR outside quotes "
 	    "must be followed by LF", "lone CR");
+	check_err("a\nx\r", 4, "line 2, column 2: a CR outside quotes "
+	    "must be followed by LF", "lone CR at the end of the input");
+	check_err("a\r", 2, "line 1, column 2: a CR outside quotes "
+	    "must be followed by LF", "lone CR ending the header and input");
 	check_err("a\n\xEF\xBF\xBF\n", 6,
 	    "line 2, column 1: U+FFFE and U+FFFF are not allowed in XML",
 	    "U+FFFF");
@@ -267,6 +277,58 @@ test_colname(void)
 	colname_free(n, 7);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * 50,000 repeats of one name: each used to search its suffix from _2
+ * (quadratic, a minute for 32,000); now linear. The deadline is loose
+ * enough for a loaded machine, far below what quadratic work takes.
+ */
+static void
+test_colname_many_repeats(void)
+{
+	enum { N = 50000 };
+	const char	**raw = calloc(N, sizeof *raw);
+	size_t		 *lens = calloc(N, sizeof *lens);
+	char		**n, **sorted, want[32];
+	struct timespec	  t0, t1;
+	double		  s;
+	unsigned	  i, bad = 0, dup = 0;
+
+	for (i = 0; i < N; i++) {
+		raw[i] = "a";
+		lens[i] = 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = colname_rewrite(raw, lens, N);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ok(s < 5.0, "50,000 repeated names renamed in %.3f s (< 5 s)", s);
+	for (i = 1; i < N; i++) {
+		snprintf(want, sizeof want, "a_%u", i + 1);
+		if (strcmp(n[i], want) != 0)
+			bad++;
+	}
+	ok(strcmp(n[0], "a") == 0 && bad == 0,
+	    "repeats named a, a_2, ... a_50000 as before");
+	sorted = calloc(N, sizeof *sorted);
+	memcpy(sorted, n, N * sizeof *sorted);
+	qsort(sorted, N, sizeof *sorted, cmp_str);
+	for (i = 1; i < N; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			dup++;
+	ok(dup == 0, "all 50,000 names unique");
+	free(sorted);
+	colname_free(n, N);
+	free(lens);
+	free(raw);
+}
+
 int
 main(void)
 {
@@ -276,6 +338,7 @@ main(void)
 	test_chunking();
 	test_stats_and_parse();
 	test_colname();
+	test_colname_many_repeats();
 	xmlCleanupParser();
 	return tap_done();
 }
