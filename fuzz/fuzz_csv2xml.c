@@ -29,7 +29,7 @@ struct run {
 static void
 convert(const uint8_t *data, size_t size, size_t chunk, struct run *r)
 {
-	const struct csv2xml_limits	 lim = { 512, 32 };
+	const struct csv2xml_limits	 lim = { 512, 32, 4096 };
 	xmlOutputBufferPtr		 ob;
 	struct csv2xml			*c;
 	size_t				 off, n;

@@ -71,7 +71,7 @@ cmd_csv2xml_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct csv2xml_limits	 lim = { CSV2XML_MAX_FIELD,
-				    CSV2XML_MAX_COLUMNS };
+				    CSV2XML_MAX_COLUMNS, 0 };
 	struct csv2xml_stats	 st;
 	struct timespec		 t0, t1;
 	struct rusage		 ru;

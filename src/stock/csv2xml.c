@@ -127,6 +127,7 @@ struct csv2xml {
 	size_t			 row_room;	/* tags of a record, and slack */
 
 	char			*obuf;
+	size_t			 osize;		/* obuf's, slack aside */
 	size_t			 olen;
 	struct bgwrite		*bw;		/* write-behind, or NULL */
 	struct csv2xml_stats	 stats;
@@ -249,10 +250,10 @@ out_flush(struct csv2xml *c)
 static inline int
 out_put(struct csv2xml *c, const char *p, size_t n)
 {
-	if (c->olen + n > OBUF_SIZE) {
+	if (c->olen + n > c->osize) {
 		if (out_flush(c) != 0)
 			return -1;
-		if (n > OBUF_SIZE)
+		if (n > c->osize)
 			return out_write(c, p, n);
 	}
 	memcpy(c->obuf + c->olen, p, n);
@@ -371,7 +372,7 @@ out_element(struct csv2xml *c, const struct column *col, const char *data,
 	char	*o;
 
 	if (!col->short_tags || c->escape || len > SHORT_VALUE ||
-	    c->olen + OBUF_SLACK > OBUF_SIZE) {
+	    c->olen + OBUF_SLACK > c->osize) {
 		if (len == 0)
 			return out_put(c, col->empty, col->empty_len);
 		if (out_put(c, col->open, col->open_len) != 0 ||
@@ -713,7 +714,9 @@ fast_records(struct csv2xml *c, const unsigned char *s,
 	unsigned	 rec_end, start, last, col;
 	char		*o;
 
-	if (!c->short_tags)
+	/* A whole record's room must fit an empty buffer (very wide
+	 * headers, or a small buffer, take the general path). */
+	if (!c->short_tags || c->row_room + 128 > c->osize)
 		return s;
 	/* 128 bytes to mask, and SHORT_VALUE more to copy values. */
 	while (end - s >= 128 + SHORT_VALUE) {
@@ -744,7 +747,7 @@ fast_records(struct csv2xml *c, const unsigned char *s,
 			continue;
 		}
 		/* Room for the record's elements, its value bytes, slack. */
-		if (c->olen + c->row_room + rec_end > OBUF_SIZE &&
+		if (c->olen + c->row_room + rec_end > c->osize &&
 		    out_flush(c) != 0)
 			return NULL;
 		o = c->obuf + c->olen;
@@ -899,7 +902,12 @@ csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
 	c->st = ST_BOM;
 	c->line = 1;
 	c->rec_line = c->field_line = 1;
-	c->obuf = xmalloc(OBUF_SIZE + OBUF_SLACK);
+	/* A small buffer for many tiny conversions (the fuzzer's). */
+	c->osize = lim != NULL && lim->out_buffer > 0 ? lim->out_buffer :
+	    OBUF_SIZE;
+	if (c->osize < 4 * OBUF_SLACK)
+		c->osize = 4 * OBUF_SLACK;
+	c->obuf = xmalloc(c->osize + OBUF_SLACK);
 	return c;
 }
 
@@ -913,7 +921,7 @@ csv2xml_write_behind(struct csv2xml *c)
 		return;
 	if (xmlOutputBufferFlush(c->out) < 0)
 		return;
-	c->bw = bgwrite_new(sink_write, c->out, 4, OBUF_SIZE, OBUF_SLACK);
+	c->bw = bgwrite_new(sink_write, c->out, 4, c->osize, OBUF_SLACK);
 	/* Move what is buffered (nothing, before the first feed) over. */
 	buf = bgwrite_buffer(c->bw);
 	memcpy(buf, c->obuf, c->olen);

@@ -15,6 +15,7 @@ struct csv2xml;
 struct csv2xml_limits {
 	size_t		max_field;
 	unsigned	max_columns;
+	size_t		out_buffer;	/* output buffer bytes; 0: 256 KiB */
 };
 
 struct csv2xml_stats {

@@ -165,7 +165,7 @@ test_errors(void)
 static void
 test_limits(void)
 {
-	struct csv2xml_limits	 lim = { 8, 3 };
+	struct csv2xml_limits	 lim = { 8, 3, 0 };
 	struct result		 r;
 
 	convert("a,b,c\n12345678,1\n", 17, 0, &lim, &r);
@@ -329,6 +329,42 @@ test_colname_many_repeats(void)
 	free(raw);
 }
 
+/* A small output buffer (the fuzzer's) gives the same bytes as 256 KiB,
+ * with many columns (the general path) and few (the fast path). */
+static void
+test_small_buffer(void)
+{
+	struct csv2xml_limits	 small = { CSV2XML_MAX_FIELD,
+				    CSV2XML_MAX_COLUMNS, 512 };
+	struct result		 a, b;
+	char			*in;
+	size_t			 len = 0, cap = 1 << 20;
+	int			 i, j, w;
+
+	for (w = 0; w < 2; w++) {
+		in = malloc(cap);
+		len = 0;
+		for (j = 0; j < (w ? 60 : 4); j++)
+			len += (size_t)snprintf(in + len, cap - len, "%scol%d",
+			    j ? "," : "", j);
+		in[len++] = '\n';
+		for (i = 0; i < 2000; i++) {
+			for (j = 0; j < (w ? 60 : 4); j++)
+				len += (size_t)snprintf(in + len, cap - len,
+				    "%s%d.%d", j ? "," : "", i, j);
+			in[len++] = '\n';
+		}
+		convert(in, len, 0, NULL, &a);
+		convert(in, len, 0, &small, &b);
+		ok(a.rv == 0 && b.rv == 0 && strcmp(a.out, b.out) == 0,
+		    "a 512-byte output buffer gives the same XML (%s columns)",
+		    w ? "60" : "4");
+		free(a.out);
+		free(b.out);
+		free(in);
+	}
+}
+
 int
 main(void)
 {
@@ -339,6 +375,7 @@ main(void)
 	test_stats_and_parse();
 	test_colname();
 	test_colname_many_repeats();
+	test_small_buffer();
 	xmlCleanupParser();
 	return tap_done();
 }
