@@ -66,25 +66,36 @@ workdir_recover(const struct workdir *wd, workdir_leftover_fn *fn,
 	DIR		*d;
 	struct dirent	*de;
 	char		*path, *entry;
+	unsigned	 ntemp = 0;
 
+	/*
+	 * Every download is stale after a restart, hidden partial ones
+	 * (a converter's dot-temp next to its input) included.
+	 */
 	if ((d = opendir(wd->csv_dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
 				continue;
 			xasprintf(&path, "%s/%s", wd->csv_dir, de->d_name);
-			unlink(path);
+			if (unlink(path) == 0 && de->d_name[0] == '.')
+				ntemp++;
 			free(path);
 		}
 		closedir(d);
 	}
-	if ((d = opendir(wd->xml_dir)) == NULL)
+	if ((d = opendir(wd->xml_dir)) == NULL) {
+		log_info("removed %u temporary files left by an earlier "
+		    "run", ntemp);
 		return;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-") !=
 		    NULL) {
 			/* A conversion the earlier run did not finish. */
 			xasprintf(&path, "%s/%s", wd->xml_dir, de->d_name);
-			unlink(path);
+			if (unlink(path) == 0)
+				ntemp++;
 			free(path);
 			continue;
 		}
@@ -97,4 +108,6 @@ workdir_recover(const struct workdir *wd, workdir_leftover_fn *fn,
 		free(entry);
 	}
 	closedir(d);
+	/* Partial archives are removed by the archiver when it opens. */
+	log_info("removed %u temporary files left by an earlier run", ntemp);
 }
