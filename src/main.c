@@ -45,6 +45,7 @@
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
 #include "options.h"
+#include "stock/csv2xml.h"
 #include "stock/fetch.h"
 
 /* The objects main() wires together. */
@@ -180,6 +181,7 @@ main(int argc, char **argv)
 
 	if (fetch_global_init() != 0)
 		fatalx("libcurl: cannot initialise");
+	csv2xml_quiet_errors();		/* before the pools' threads */
 	memset(&app, 0, sizeof app);
 	app.figures.started = mono_now();
 	if (evthread_use_pthreads() != 0)
@@ -237,6 +239,8 @@ main(int argc, char **argv)
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
 	    app.stock, app.search, opt.max_symbols);
 	app.figures.api_jobs = app.api_jobs;
+	api_jobs_set_disk_reserve(app.api_jobs, opt.data_dir,
+	    opt.min_free_space);
 	app.api_files = api_files_register(app.router, app.jobs, app.stock,
 	    app.io_pool);
 	synthetic_register(app.router);

@@ -39,7 +39,7 @@ enum {
 	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL,
 	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
 	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_CAMERA, O_QUALITY,
-	O_VIEWERS, O_STORE, O_SYNC, O_COUNT
+	O_VIEWERS, O_STORE, O_SYNC, O_MINFREE, O_COUNT
 };
 
 static const struct optdef opts[O_COUNT] = {
@@ -102,6 +102,10 @@ static const struct optdef opts[O_COUNT] = {
 	[O_MAXDL] = { "max-download-size", "STOCKCAM_MAX_DOWNLOAD_SIZE",
 	    OPT_UINT, 1024, 1UL << 31, "BYTES",
 	    "largest CSV accepted (67108864)" },
+	[O_MINFREE] = { "min-free-space", "STOCKCAM_MIN_FREE_SPACE",
+	    OPT_UINT, 0, 1UL << 50, "BYTES",
+	    "free space kept in the data dir: below it stock jobs get 507 "
+	    "(67108864; 0: none)" },
 	[O_ATTEMPTS] = { "fetch-attempts", "STOCKCAM_FETCH_ATTEMPTS",
 	    OPT_UINT, 1, 20, "N", "tries per download, retries included (4)" },
 	[O_PERHOST] = { "per-host-connections", "STOCKCAM_PER_HOST_CONNECTIONS",
@@ -292,6 +296,7 @@ options_set(struct options *opt, int which, const char *value,
 	case O_MAXJOBS:	opt->max_jobs = (unsigned)n; break;
 	case O_FETCHTMO: opt->fetch_timeout_ms = (unsigned)n; break;
 	case O_MAXDL:	opt->max_download = (unsigned)n; break;
+	case O_MINFREE:	opt->min_free_space = n; break;
 	case O_ATTEMPTS: opt->fetch_attempts = (unsigned)n; break;
 	case O_PERHOST:	opt->per_host = (unsigned)n; break;
 	case O_QUALITY:	opt->jpeg_quality = (unsigned)n; break;
@@ -330,6 +335,7 @@ options_defaults(struct options *opt)
 	opt->max_jobs = 1000;
 	opt->fetch_timeout_ms = 30000;
 	opt->max_download = 64 << 20;
+	opt->min_free_space = 64 << 20;
 	opt->fetch_attempts = 4;
 	opt->per_host = 6;
 	opt->camera = xstrdup("testpattern");

@@ -23,6 +23,7 @@ struct options {
 	unsigned	 max_jobs;
 	unsigned	 fetch_timeout_ms;
 	unsigned	 max_download;
+	unsigned long	 min_free_space;	/* bytes; 0: no check */
 	unsigned	 fetch_attempts;
 	unsigned	 per_host;
 	char		*camera;

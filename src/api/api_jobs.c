@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -62,6 +63,8 @@ struct api_jobs {
 	unsigned		 max_symbols;
 	LIST_HEAD(, waiter)	 waiters;
 	struct render_cache	*render;	/* job bodies, shared */
+	char			*disk_dir;	/* its free space is checked */
+	uint64_t		 disk_reserve;	/* bytes; 0: no check */
 };
 
 /* --- helpers --- */
@@ -196,6 +199,39 @@ api_jobs_reply(struct api_jobs *api, struct http_request *req, int status,
 }
 
 /* --- POST /api/jobs --- */
+
+/*
+ * Below the free-space reserve a stock job is refused before it starts
+ * (507) rather than fail symbol by symbol on a full disk. One statvfs
+ * per submission: a syscall, not a scan.
+ */
+static int
+disk_short(struct api_jobs *api, struct http_request *req)
+{
+	struct statvfs	sv;
+	uint64_t	avail;
+
+	if (api->disk_reserve == 0 || api->disk_dir == NULL ||
+	    statvfs(api->disk_dir, &sv) != 0)
+		return 0;
+	avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	if (avail >= api->disk_reserve)
+		return 0;
+	http_reply_header(req, "Retry-After", "30");
+	reply_problem(req, 507, "the data directory has %" PRIu64 " bytes "
+	    "free, under the %" PRIu64 " kept free (--min-free-space); "
+	    "try again once there is room", avail, api->disk_reserve);
+	return 1;
+}
+
+void
+api_jobs_set_disk_reserve(struct api_jobs *api, const char *dir,
+    uint64_t bytes)
+{
+	free(api->disk_dir);
+	api->disk_dir = xstrdup(dir);
+	api->disk_reserve = bytes;
+}
 
 /* Notes why a submission is refused (the first reason only). */
 static void __attribute__((format(printf, 2, 3)))
@@ -505,6 +541,9 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 		if (api_jobs_idempotent(api, req, key, canon) == 0)
 			goto out;
 	}
+
+	if (symbols != NULL && disk_short(api, req))
+		goto out;
 
 	sub = xcalloc(1, sizeof *sub);
 	sub->api = api;
@@ -860,6 +899,7 @@ api_jobs_free(struct api_jobs *api)
 		waiter_free(w);
 	}
 	render_cache_free(api->render);
+	free(api->disk_dir);
 	free(api);
 }
 

@@ -36,6 +36,9 @@ struct api_jobs_check {
 int		 api_jobs_check(const char *body, size_t len,
 		    unsigned max_symbols, struct api_jobs_check *);
 void		 api_jobs_check_free(struct api_jobs_check *);
+/* Stock jobs get 507 while dir has fewer than `bytes` free (0: never). */
+void		 api_jobs_set_disk_reserve(struct api_jobs *, const char *dir,
+		    uint64_t bytes);
 /* Frees the waiters still held, then the API. */
 void		 api_jobs_free(struct api_jobs *);
 /* How job bodies were rendered and shared (for the stats). */

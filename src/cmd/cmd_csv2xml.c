@@ -15,9 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <libxml/globals.h>
-#include <libxml/xmlerror.h>
-
 #include "cmd/cmd_csv2xml.h"
 #include "lib/mono.h"
 #include "stock/csv2xml.h"
@@ -33,16 +30,6 @@ usage(FILE *f)
 	    "  --stats                 print rows, bytes, time and peak "
 	    "memory to stderr\n",
 	    CSV2XML_MAX_FIELD, CSV2XML_MAX_COLUMNS);
-}
-
-/*
- * libxml2 would print its own I/O errors; ours name the file. Its error
- * handlers are per thread, so the default for new threads (the
- * write-behind one) is set too.
- */
-static void
-quiet(void *ctx, const char *fmt, ...)
-{
 }
 
 static int
@@ -80,8 +67,7 @@ cmd_csv2xml_main(int argc, char **argv)
 	unsigned long		 v;
 	int			 ch, stats = 0;
 
-	xmlSetGenericErrorFunc(NULL, quiet);
-	xmlThrDefSetGenericErrorFunc(NULL, quiet);
+	csv2xml_quiet_errors();
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "jobs/jobs_kind.h"
@@ -153,7 +154,11 @@ stockjob_convert_done(void *arg, enum pool_status status)
 		stockjob_symbol_set(sym, jobs_stopping(sj->jobs) &&
 		    !sk->job->cancel ? SYM_QUEUED : SYM_CANCELED);
 	} else if (t->rv != 0) {
-		stockjob_symbol_fail(sym, "bad_csv", t->err);
+		/* The disk, not the upstream, when the XML could not be
+		 * written (what was written is gone: csv2xml_file). */
+		stockjob_symbol_fail(sym, t->st.out_errno == ENOSPC ||
+		    t->st.out_errno == EDQUOT ? "disk_full" : "bad_csv",
+		    t->err);
 	} else {
 		sym->rows = t->st.rows;
 		entry = names_entry(job_id(sk->job), sym->name);

@@ -194,6 +194,7 @@ sink_write(void *arg, const char *p, size_t n)
 static int
 write_failed(struct csv2xml *c, int e)
 {
+	c->stats.out_errno = -e;
 	return fail(c, "cannot write the output: %s", strerror(-e));
 }
 
@@ -889,6 +890,24 @@ delimiter:
 
 /* --- the interface --- */
 
+static void
+quiet(void *ctx, const char *fmt, ...)
+{
+}
+
+/*
+ * Every failure comes back as the converter's own error (write_failed
+ * names the errno), so libxml2's lines ("I/O error : No space left on
+ * device") are noise on stderr. Its handlers are per thread: the
+ * defaults for new threads (pools, write-behind) are set too.
+ */
+void
+csv2xml_quiet_errors(void)
+{
+	xmlSetGenericErrorFunc(NULL, quiet);
+	xmlThrDefSetGenericErrorFunc(NULL, quiet);
+}
+
 struct csv2xml *
 csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
 {
@@ -1136,7 +1155,7 @@ csv2xml_file(const char *in, const char *out,
 	xmlOutputBufferPtr	 ob = NULL;
 	struct csv2xml		*c = NULL;
 	char			*buf = NULL, *tmp = NULL, *dest = NULL;
-	int			 infd = -1, outfd = -1, rv = -1;
+	int			 infd = -1, outfd = -1, rv = -1, oerr = 0;
 	ssize_t			 n;
 
 	if (stats != NULL)
@@ -1150,6 +1169,7 @@ csv2xml_file(const char *in, const char *out,
 	if (strcmp(out, "-") == 0)
 		outfd = STDOUT_FILENO;
 	else if ((outfd = output_open(out, &tmp, &dest)) < 0) {
+		oerr = errno;
 		snprintf(err, errlen, "%s: %s", out, strerror(errno));
 		goto out;
 	}
@@ -1178,18 +1198,23 @@ csv2xml_file(const char *in, const char *out,
 		csv2xml_get_stats(c, stats);
 	rv = 0;
 out:
+	if (c != NULL && c->stats.out_errno != 0)
+		oerr = c->stats.out_errno;
 	/* First the converter: its write-behind thread still uses ob. */
 	csv2xml_free(c);
 	if (ob != NULL && xmlOutputBufferClose(ob) < 0 && rv == 0) {
 		snprintf(err, errlen, "%s: cannot write", out);
+		oerr = EIO;
 		rv = -1;
 	}
 	if (tmp != NULL) {
 		if (close(outfd) != 0 && rv == 0) {
+			oerr = errno;
 			snprintf(err, errlen, "%s: %s", out, strerror(errno));
 			rv = -1;
 		}
 		if (rv == 0 && rename(tmp, dest) != 0) {
+			oerr = errno;
 			snprintf(err, errlen, "%s: %s", out, strerror(errno));
 			rv = -1;
 		}
@@ -1204,5 +1229,7 @@ out:
 	if (infd > STDIN_FILENO)
 		close(infd);
 	free(buf);
+	if (stats != NULL && rv != 0)
+		stats->out_errno = oerr;
 	return rv;
 }

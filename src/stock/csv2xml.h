@@ -22,8 +22,11 @@ struct csv2xml_stats {
 	uint64_t	rows;
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
+	int		out_errno;	/* the output's failure (ENOSPC...) */
 };
 
+/* Keeps libxml2 from printing errors (this thread and those to come). */
+void		 csv2xml_quiet_errors(void);
 /* Writes to `out` (not closed by csv2xml_free). NULL limits: defaults. */
 struct csv2xml	*csv2xml_new(xmlOutputBufferPtr out,
 		    const struct csv2xml_limits *);

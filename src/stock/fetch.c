@@ -446,7 +446,8 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 	}
 	if (req->dest == NULL || (a.fd = open(req->dest, O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOCTTY | O_CLOEXEC, 0644)) < 0) {
-		v = fetch_verdict_set(res, FETCH_FAIL, "write_error",
+		v = fetch_verdict_set(res, FETCH_FAIL, req->dest == NULL ?
+		    "write_error" : fetch_write_code(errno),
 		    "cannot create %s: %s", req->dest ? req->dest : "(null)",
 		    req->dest ? strerror_r(errno, ebuf, sizeof ebuf) :
 		    "no file name");
@@ -518,7 +519,7 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 	}
 out:
 	if (a.fd >= 0 && close(a.fd) != 0 && v == FETCH_OK)
-		v = fetch_verdict_set(res, FETCH_FAIL, "write_error",
+		v = fetch_verdict_set(res, FETCH_FAIL, fetch_write_code(errno),
 		    "cannot write %s: %s", req->dest,
 		    strerror_r(errno, ebuf, sizeof ebuf));
 	res->ok = v == FETCH_OK;

@@ -74,6 +74,8 @@ void		 fetch_body_note(struct fetch_attempt *, const char *p,
 enum fetch_verdict fetch_verdict_set(struct fetch_result *,
 		    enum fetch_verdict v, const char *code, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
+/* "disk_full" for ENOSPC and EDQUOT, else "write_error". */
+const char	*fetch_write_code(int error);
 /* Classifies one attempt; res->code and res->message are set. */
 enum fetch_verdict fetch_verdict_of(const struct fetch_attempt *,
 		    CURLcode rc, long status, const char *errbuf,

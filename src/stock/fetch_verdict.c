@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,6 +97,13 @@ fetch_verdict_sent(const struct fetch_attempt *a)
 }
 
 /* What one attempt came to: res->code and res->message are set. */
+const char *
+fetch_write_code(int error)
+{
+	return error == ENOSPC || error == EDQUOT ? "disk_full" :
+	    "write_error";
+}
+
 enum fetch_verdict
 fetch_verdict_of(const struct fetch_attempt *a, CURLcode rc, long status,
     const char *errbuf, struct fetch_result *res)
@@ -109,7 +117,8 @@ fetch_verdict_of(const struct fetch_attempt *a, CURLcode rc, long status,
 		return fetch_verdict_set(res, FETCH_FAIL, "too_large",
 		    "body larger than %" PRIu64 " bytes", a->max_bytes);
 	if (a->write_errno != 0)
-		return fetch_verdict_set(res, FETCH_FAIL, "write_error",
+		return fetch_verdict_set(res, FETCH_FAIL,
+		    fetch_write_code(a->write_errno),
 		    "cannot write the download: %s",
 		    strerror_r(a->write_errno, ebuf, sizeof ebuf));
 	if (status != 0 && (status < 200 || status > 299) &&
