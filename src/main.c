@@ -181,7 +181,7 @@ main(int argc, char **argv)
 
 	if (fetch_global_init() != 0)
 		fatalx("libcurl: cannot initialise");
-	csv2xml_quiet_errors();		/* before the pools' threads */
+	csv2xml_global_init();		/* before any thread */
 	memset(&app, 0, sizeof app);
 	app.figures.started = mono_now();
 	if (evthread_use_pthreads() != 0)

@@ -67,7 +67,7 @@ cmd_csv2xml_main(int argc, char **argv)
 	unsigned long		 v;
 	int			 ch, stats = 0;
 
-	csv2xml_quiet_errors();
+	csv2xml_global_init();
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -38,6 +38,8 @@
 #include <emmintrin.h>
 #endif
 
+#include <libxml/parser.h>
+
 #include "lib/bgwrite.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -896,14 +898,17 @@ quiet(void *ctx, const char *fmt, ...)
 }
 
 /*
- * Every failure comes back as the converter's own error (write_failed
- * names the errno), so libxml2's lines ("I/O error : No space left on
+ * libxml2 initialises its globals lazily, racing when two threads make
+ * their first call at once: done here, before any thread. And every
+ * failure comes back as the converter's own error (write_failed names
+ * the errno), so libxml2's lines ("I/O error : No space left on
  * device") are noise on stderr. Its handlers are per thread: the
  * defaults for new threads (pools, write-behind) are set too.
  */
 void
-csv2xml_quiet_errors(void)
+csv2xml_global_init(void)
 {
+	xmlInitParser();
 	xmlSetGenericErrorFunc(NULL, quiet);
 	xmlThrDefSetGenericErrorFunc(NULL, quiet);
 }

@@ -25,8 +25,9 @@ struct csv2xml_stats {
 	int		out_errno;	/* the output's failure (ENOSPC...) */
 };
 
-/* Keeps libxml2 from printing errors (this thread and those to come). */
-void		 csv2xml_quiet_errors(void);
+/* Sets libxml2 up for threads and keeps it from printing errors; call
+ * before any thread starts. */
+void		 csv2xml_global_init(void);
 /* Writes to `out` (not closed by csv2xml_free). NULL limits: defaults. */
 struct csv2xml	*csv2xml_new(xmlOutputBufferPtr out,
 		    const struct csv2xml_limits *);
