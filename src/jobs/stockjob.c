@@ -133,6 +133,7 @@ stockjob_get_stats(const struct stockjob *sj, struct stockjob_stats *st)
 	st->archiving = sj->archiving;
 	st->symbols_succeeded = sj->succeeded;
 	st->symbols_failed = sj->failed;
+	archiver_get_stats(sj->archiver, &st->archiver);
 }
 
 const char *

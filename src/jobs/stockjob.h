@@ -33,6 +33,7 @@ struct stockjob_config {
 struct stockjob_stats {
 	unsigned	fetching, converting, archiving;
 	uint64_t	symbols_succeeded, symbols_failed;
+	struct archiver_stats archiver;
 };
 
 /*

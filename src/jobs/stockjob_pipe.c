@@ -113,6 +113,14 @@ stockjob_archived(const struct archiver_result *r, void *arg)
 			log_warn("leftover %s: %s", r->entry, r->error);
 		return;
 	}
+	if (r->deferred) {
+		/* Stopped with no room for its archive: the XML stays and
+		 * the next start archives it (stockjob_recover). */
+		log_info("job %llu: %s stays converted: %s",
+		    (unsigned long long)job_id(sym->stock->job), sym->name,
+		    r->error);
+		return;
+	}
 	free(sym->xml);
 	sym->xml = NULL;
 	if (r->error != NULL)

@@ -20,6 +20,13 @@
  * keeps a second archiver (another process) off the same names and
  * temporary files.
  *
+ * An archive that fails for lack of room (or of descriptors) fails no
+ * file: the batch goes back to the head of the queue and every thread
+ * waits out a backoff before taking more, so a full disk costs retries,
+ * not symbols, and the archives are written by themselves once there is
+ * room. Stopped while still stalled, the files are reported deferred and
+ * stay on disk for the next start.
+ *
  * This file is the queue and the threads; archiver_pack.c writes one
  * batch, archiver_dir.c knows the names, lists them and cleans up at
  * start.
@@ -40,11 +47,14 @@
 
 #include "lib/compq.h"
 #include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/xmalloc.h"
 #include "stock/archiver.h"
 #include "stock/archiver_int.h"
 
 #define ARCHIVER_NICE		10	/* below the loop: see archiver_main */
+#define ARCHIVER_BACKOFF_MIN_NS	(250 * 1000000LL)
+#define ARCHIVER_BACKOFF_MAX_NS	(8 * 1000000000LL)
 
 static void
 archiver_file_free(struct archiver_file *f)
@@ -79,6 +89,8 @@ archiver_batch_done(struct compq_item *item)
 		r.error = f->error != NULL ? f->error : b->error;
 		r.archive = r.error == NULL ? b->archive : NULL;
 		r.entry = r.error == NULL ? f->used : f->name;
+		r.deferred = r.error != NULL && f->error == NULL &&
+		    b->deferred;
 		b->done(&r, b->arg);
 		archiver_file_free(f);
 	}
@@ -87,16 +99,99 @@ archiver_batch_done(struct compq_item *item)
 	free(b);
 }
 
+static int
+archiver_before(const struct timespec *a, const struct timespec *b)
+{
+	return mono_diff_ns(b, a) < 0;
+}
+
 /* Called with the lock held. */
 static int
 archiver_ready(struct archiver *ar)
 {
 	struct archiver_file	*f = TAILQ_FIRST(&ar->pending);
+	struct timespec		 now;
 
 	if (f == NULL)
 		return ar->stopping;
+	if (ar->stalled && !ar->stopping) {
+		now = mono_now();
+		if (archiver_before(&now, &ar->retry_at))
+			return 0;
+	}
 	return ar->npending >= ar->batch_size || ar->stopping ||
 	    f->seq <= ar->flush_upto;
+}
+
+/* Called with the lock held: until archiver_ready, or a retry is due. */
+static void
+archiver_wait(struct archiver *ar)
+{
+	while (!archiver_ready(ar)) {
+		if (ar->stalled && !ar->stopping)
+			pthread_cond_timedwait(&ar->wake, &ar->lock,
+			    &ar->retry_at);
+		else
+			pthread_cond_wait(&ar->wake, &ar->lock);
+	}
+}
+
+/*
+ * Called with the lock held, after b failed for lack of room. Its files
+ * go back to the head of the queue in their order (those that failed on
+ * their own stay, to be reported), and the queue waits: the backoff
+ * doubles only for a failure after the retry was due, so threads failing
+ * together count once.
+ */
+static void
+archiver_put_back(struct archiver *ar, struct archiver_batch *b)
+{
+	struct archiver_file	*f, *prev;
+	struct timespec		 now = mono_now();
+
+	for (f = TAILQ_LAST(&b->files, archiver_files); f != NULL; f = prev) {
+		prev = TAILQ_PREV(f, archiver_files, entry);
+		if (f->error != NULL)
+			continue;
+		TAILQ_REMOVE(&b->files, f, entry);
+		b->nfiles--;
+		free(f->used);
+		f->used = NULL;
+		TAILQ_INSERT_HEAD(&ar->pending, f, entry);
+		ar->npending++;
+	}
+	free(b->error);
+	b->error = NULL;
+	ar->retries++;
+
+	if (!ar->stalled) {
+		ar->stalled = 1;
+		ar->stalled_since = now;
+		ar->backoff_ns = ARCHIVER_BACKOFF_MIN_NS;
+		log_warn("archiver: no room for an archive in %s (%s); %u "
+		    "files wait and are tried again until there is",
+		    ar->dir, strerror(b->errnum), ar->npending);
+	} else if (!archiver_before(&now, &ar->retry_at)) {
+		ar->backoff_ns *= 2;
+		if (ar->backoff_ns > ARCHIVER_BACKOFF_MAX_NS)
+			ar->backoff_ns = ARCHIVER_BACKOFF_MAX_NS;
+	} else
+		return;		/* another thread set the next try */
+	ar->retry_at = now;
+	mono_add_ns(&ar->retry_at, ar->backoff_ns);
+}
+
+/* Called with the lock held: an archive was written. */
+static void
+archiver_unstall(struct archiver *ar)
+{
+	if (!ar->stalled)
+		return;
+	ar->stalled = 0;
+	log_info("archiver: room again in %s after %.1f s and %" PRIu64
+	    " retries", ar->dir, mono_since_s(&ar->stalled_since),
+	    ar->retries);
+	pthread_cond_broadcast(&ar->wake);
 }
 
 /* Called with the lock held: up to batch_size files, oldest first. */
@@ -144,8 +239,7 @@ archiver_main(void *arg)
 
 	pthread_mutex_lock(&ar->lock);
 	for (;;) {
-		while (!archiver_ready(ar))
-			pthread_cond_wait(&ar->wake, &ar->lock);
+		archiver_wait(ar);
 		if (TAILQ_EMPTY(&ar->pending))
 			break;		/* stopping and nothing left */
 		b = archiver_take(ar);
@@ -161,11 +255,26 @@ archiver_main(void *arg)
 		if (b->archive != NULL) {
 			ar->archives++;
 			ar->bytes += b->bytes;
+			archiver_unstall(ar);
+		} else if (b->error != NULL &&
+		    archiver_lack_of_room(b->errnum)) {
+			if (!ar->stopping) {
+				archiver_put_back(ar, b);
+				if (b->nfiles == 0) {
+					free(b);
+					continue;
+				}
+			} else {
+				b->deferred = 1;
+				log_warn("archiver: stopping with no room in "
+				    "%s: %u files stay for the next start",
+				    ar->dir, b->nfiles);
+			}
 		}
 		TAILQ_FOREACH(f, &b->files, entry) {
 			if (f->error == NULL && b->error == NULL)
 				ar->files++;
-			else
+			else if (f->error != NULL || !b->deferred)
 				ar->errors++;
 		}
 		compq_push(ar->cq, &b->item);
@@ -191,10 +300,11 @@ struct archiver *
 archiver_new(const struct archiver_options *opt, struct compq *cq,
     archiver_done_fn *done, void *arg, char *err, size_t errlen)
 {
-	struct archiver	*ar;
-	const char	*why = NULL;
-	unsigned	 i;
-	int		 error, saved;
+	struct archiver		*ar;
+	pthread_condattr_t	 ca;
+	const char		*why = NULL;
+	unsigned		 i;
+	int			 error, saved;
 
 	if (opt->dir == NULL || *opt->dir == '\0')
 		why = "no archive directory";
@@ -228,9 +338,13 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
 	ar->done = done;
 	ar->arg = arg;
 	TAILQ_INIT(&ar->pending);
+	/* The retry deadline is on the monotonic clock. */
 	if (pthread_mutex_init(&ar->lock, NULL) != 0 ||
-	    pthread_cond_init(&ar->wake, NULL) != 0)
+	    pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&ar->wake, &ca) != 0)
 		fatalx("archiver: cannot initialise locks");
+	pthread_condattr_destroy(&ca);
 	ar->nthreads = opt->threads > 0 ? opt->threads : 1;
 	ar->threads = xcalloc(ar->nthreads, sizeof *ar->threads);
 	for (i = 0; i < ar->nthreads; i++) {
@@ -295,6 +409,9 @@ archiver_get_stats(struct archiver *ar, struct archiver_stats *st)
 	st->packing = ar->packing;
 	st->errors = ar->errors;
 	st->next_seq = ar->next_seq;
+	st->waiting = ar->stalled ? ar->npending + ar->packing : 0;
+	st->retries = ar->retries;
+	st->stalled_s = ar->stalled ? mono_since_s(&ar->stalled_since) : 0;
 	pthread_mutex_unlock(&ar->lock);
 }
 

@@ -22,12 +22,16 @@ struct archiver_options {
 /*
  * Delivered on the loop thread (through the compq), once per added file.
  * On error, `entry` is the name asked for and the file is left in place.
+ * `deferred` marks an error that is not the file's: the archiver was
+ * stopped while the disk had no room (or no file descriptor) for the
+ * archive; the file is intact and may be added again by a later run.
  */
 struct archiver_result {
 	void		*token;		/* the caller's, from archiver_add */
 	const char	*archive;	/* archive basename, NULL on error */
 	const char	*entry;		/* entry name used inside the archive */
 	const char	*error;		/* NULL on success, else a message */
+	int		 deferred;	/* error: the file waits for a run */
 };
 typedef void	archiver_done_fn(const struct archiver_result *, void *arg);
 
@@ -48,6 +52,9 @@ struct archiver_stats {
 	unsigned	packing;	/* files in the batch being packed */
 	uint64_t	errors;		/* files reported with an error */
 	uint64_t	next_seq;	/* number of the next archive */
+	unsigned	waiting;	/* files kept until there is room */
+	uint64_t	retries;	/* archives tried again for room */
+	double		stalled_s;	/* seconds without room so far, 0 */
 };
 
 /*
@@ -72,7 +79,15 @@ void		 archiver_watch(struct archiver *, archiver_packed_fn *,
 		    void *arg);
 /* Pack whatever is pending now, even a partial batch. Asynchronous. */
 void		 archiver_flush(struct archiver *);
-/* Counters so far, read under the lock. */
+/*
+ * Counters so far, read under the lock.
+ *
+ * An archive that cannot be written for lack of room (ENOSPC, EDQUOT)
+ * or of file descriptors (EMFILE, ENFILE) fails no file: its partial
+ * temporary is removed, its files go back to the head of the queue and
+ * are tried again after a backoff (0.25 s doubling to 8 s), so the
+ * archives get written by themselves once room returns.
+ */
 void		 archiver_get_stats(struct archiver *, struct archiver_stats *);
 /*
  * Packs what is pending and joins the thread. The done callbacks for

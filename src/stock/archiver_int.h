@@ -4,8 +4,10 @@
 
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lib/compq.h"
 #include "stock/archiver.h"
@@ -34,6 +36,8 @@ struct archiver_batch {
 	uint64_t		 tmp_serial;	/* names its temporary file */
 	char			*buf;		/* read buffer while packing */
 	char			*error;		/* the whole batch failed */
+	int			 errnum;	/* its errno, 0 if none */
+	int			 deferred;	/* no room at stop: kept */
 	uint64_t		 bytes;
 };
 
@@ -66,6 +70,12 @@ struct archiver {
 	uint64_t		 files;
 	uint64_t		 bytes;
 	uint64_t		 errors;
+	/* Waiting for room: nothing is taken before retry_at. */
+	int			 stalled;
+	struct timespec		 retry_at;	/* CLOCK_MONOTONIC */
+	struct timespec		 stalled_since;
+	int64_t			 backoff_ns;
+	uint64_t		 retries;
 };
 
 /* archiver_dir.c: names, listing and start-up recovery. */
@@ -77,6 +87,17 @@ int		 archiver_dir_prefix_ok(const char *prefix);
  * set): NULL, or a static message with errno set.
  */
 const char	*archiver_dir_open(struct archiver *);
+
+/*
+ * An archive failed for want of room or of a descriptor, not because of
+ * its files: it is tried again later (archiver.h).
+ */
+static inline int
+archiver_lack_of_room(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT || errnum == EMFILE ||
+	    errnum == ENFILE;
+}
 
 /* archiver_pack.c: writing one batch, on a packing thread. */
 

@@ -74,8 +74,11 @@ archiver_pack_batch_error(struct archiver_batch *b, int errnum, const char *fmt,
 	va_start(ap, fmt);
 	free(b->error);
 	b->error = archiver_pack_vmessage(errnum, fmt, ap);
+	b->errnum = errnum;
 	va_end(ap);
-	log_warn("archiver: %s", b->error);
+	/* Lack of room is logged by the queue, once a stall. */
+	if (!archiver_lack_of_room(errnum))
+		log_warn("archiver: %s", b->error);
 }
 
 static const char *
@@ -165,6 +168,11 @@ archiver_pack_file(struct archiver *ar, struct archiver_batch *b,
 	}
 	/* O_NONBLOCK: a FIFO in the way must not hang the thread. */
 	fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && archiver_lack_of_room(errno)) {
+		/* Out of descriptors is the process's state, not the file's. */
+		archiver_pack_batch_error(b, errno, "cannot open %s", f->path);
+		return -1;
+	}
 	if (fd < 0) {
 		archiver_pack_file_error(f, errno, "cannot open %s", f->path);
 		return 0;

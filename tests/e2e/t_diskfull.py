@@ -4,22 +4,27 @@
 A free-space reserve (--min-free-space) refuses stock jobs with 507
 before the disk is full; a symbol that meets a full disk all the same
 fails as disk_full (not bad_csv, which blames the upstream) and leaves
-nothing half-written. Start-up removes every temporary file the server
+nothing half-written. Converted files wait while there is no room for
+their archive and are archived by themselves once room returns, also
+across a stop and start. Start-up removes every temporary file the server
 owns: partial downloads in csv/ (hidden or not) and partial conversions
 (.NAME.tmp-XXXXXX) in xml/, and says how many it removed. The full-disk
 cases mount a small tmpfs of their own (root only)."""
 
+import errno
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Server, Upstream, check_binary,  # noqa: E402
                      check_upstream, start_watchdog, post_job, wait_job,
-                     check_problem, all_files_under, request_json)
+                     check_problem, all_files_under, request_json,
+                     request, poll)
 
 t = TAP()
 
@@ -140,6 +145,138 @@ def test_disk_full_code(dd):
              "\n".join(io[:5]))
 
 
+def fill_disk(path):
+    """Writes path until the file system is full; returns its size."""
+    n = 0
+    chunk = b"\0" * 65536
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        while True:
+            try:
+                w = os.write(fd, chunk)
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    if len(chunk) == 1:
+                        return n
+                    chunk = chunk[:len(chunk) // 2]
+                    continue
+                raise
+            n += w
+    finally:
+        os.close(fd)
+
+
+def archiver_stats(srv):
+    st, _, _, j = request_json(srv, "GET", "/api/stats")
+    return (j or {}).get("archiver", {}) if st == 200 else {}
+
+
+HEAL_SYMBOLS = ["HEAL%02d" % i for i in range(12)]
+
+
+def stall_archiver(srv, dd, name):
+    """Runs a job whose 12 files are converted while a second job's slow
+    download keeps them from being packed, fills the disk, then cancels
+    the slow job so that the archive is tried with no room. Returns
+    (job id, ballast path) once the archiver reports the files waiting,
+    or (None, path) after a failed check."""
+    fill = os.path.join(dd, "ballast")
+    st, _, _, a = post_job(srv, HEAL_SYMBOLS)
+    st2, _, _, b = post_job(srv, ["slow-300000-HOLD"])
+    if not t.ok(st == 202 and st2 == 202, "%s: both jobs accepted" % name,
+                "%r %r" % (st, st2)):
+        return None, fill
+    ja = wait_job(srv, a["id"], timeout=60, pred=lambda j: j.get(
+        "progress", {}).get("archiving") == len(HEAL_SYMBOLS))
+    if not t.ok(ja is not None and ja["progress"]["archiving"] ==
+                len(HEAL_SYMBOLS), "%s: every file converted, waiting for "
+                "its batch" % name, repr(ja and ja.get("progress"))):
+        return None, fill
+    fill_disk(fill)
+    request(srv, "DELETE", "/api/jobs/%d" % b["id"])
+    ar, el = poll(lambda: (lambda s: s if s.get("waiting") ==
+                           len(HEAL_SYMBOLS) and s.get("retries", 0) >= 2
+                           else None)(archiver_stats(srv)), timeout=30)
+    t.ok(ar is not None, "%s: with no room the archiver keeps the files "
+         "and tries again (%.1f s)" % (name, el), repr(archiver_stats(srv)))
+    st, _, _, j = request_json(srv, "GET", "/api/jobs/%d" % a["id"])
+    t.ok(st == 200 and j.get("state") == "running" and
+         j["progress"]["failed"] == 0 and
+         j["progress"]["archiving"] == len(HEAL_SYMBOLS),
+         "%s: the job is still running and no symbol failed" % name,
+         repr(j and (j.get("state"), j.get("progress"))))
+    xml = [p for p in all_files_under(os.path.join(dd, "xml"))
+           if p.endswith(".xml")]
+    t.is_(len(xml), len(HEAL_SYMBOLS), "%s: the converted XML is kept" % name)
+    arch = os.listdir(os.path.join(dd, "archives"))
+    t.ok(not [n for n in arch if n.endswith(".tgz") or ".tmp" in n],
+         "%s: no archive, and no partial one, is left" % name, repr(arch))
+    return a["id"], fill
+
+
+def check_healed(srv, dd, jid, name):
+    fin = wait_job(srv, jid, timeout=60)
+    syms = (fin or {}).get("symbols", [])
+    t.ok(fin is not None and fin.get("state") == "succeeded" and
+         len(syms) == len(HEAL_SYMBOLS) and
+         all(s.get("archive") for s in syms),
+         "%s: room back, the job succeeds with every symbol archived" % name,
+         repr(fin and (fin.get("state"), fin.get("progress"))))
+    names = set()
+    for a in set(s.get("archive") for s in syms if s.get("archive")):
+        with tarfile.open(os.path.join(dd, "archives", a)) as tf:
+            names.update(m.name for m in tf.getmembers())
+    want = set("%d/%s.xml" % (jid, s) for s in HEAL_SYMBOLS)
+    t.ok(want <= names, "%s: the archives hold every symbol's XML" % name,
+         repr(sorted(want - names)[:5]))
+    left = [p for p in all_files_under(os.path.join(dd, "xml"))]
+    t.ok(not left, "%s: xml/ is empty afterwards" % name, repr(left[:5]))
+
+
+def test_disk_heals(dd):
+    with Upstream("--rows", "2000") as up, \
+            Server("--data-dir", dd, "--source-url", up.source_url,
+                   "--min-free-space", "0", "--batch-size", "1000",
+                   "--fetch-timeout", "600") as srv:
+        jid, fill = stall_archiver(srv, dd, "heals")
+        if jid is None:
+            return
+        os.unlink(fill)
+        check_healed(srv, dd, jid, "heals")
+        room = srv.wait_for_log(lambda ln: "room again" in ln, timeout=5)
+        t.ok(room is not None, "heals: the log says when room returned")
+
+
+def test_disk_heals_restart(dd):
+    with Upstream("--rows", "2000") as up:
+        args = ("--data-dir", dd, "--source-url", up.source_url,
+                "--min-free-space", "0", "--batch-size", "1000",
+                "--fetch-timeout", "600")
+        with Server(*args) as srv:
+            jid, fill = stall_archiver(srv, dd, "restart")
+            if jid is None:
+                return
+            rc = srv.stop()
+            t.is_(rc, 0, "restart: stopped cleanly with no room")
+            kept = srv.wait_for_log(lambda ln: "stay for the next start"
+                                    in ln, timeout=1)
+            t.ok(kept is not None, "restart: the log says the files stay")
+        xml = [p for p in all_files_under(os.path.join(dd, "xml"))
+               if p.endswith(".xml")]
+        t.is_(len(xml), len(HEAL_SYMBOLS), "restart: the XML is still there")
+        with Server(*args) as srv:
+            st, _, _, j = request_json(srv, "GET", "/api/jobs/%d" % jid)
+            t.ok(st == 200 and j.get("state") == "running",
+                 "restart: still full, the job is back and waits",
+                 repr(j and j.get("state")))
+            ar, _ = poll(lambda: archiver_stats(srv).get("waiting") ==
+                         len(HEAL_SYMBOLS), timeout=30)
+            t.ok(ar, "restart: its files wait for room again",
+                 repr(archiver_stats(srv)))
+            os.unlink(fill)
+            check_healed(srv, dd, jid, "restart")
+
+
 def main():
     check_binary()
     check_upstream()
@@ -147,6 +284,8 @@ def main():
     t.group("start-up cleanup", test_startup_cleanup)
     with_tmpfs("min-free-space", "16m", test_min_free_space)
     with_tmpfs("disk full", "6m", test_disk_full_code)
+    with_tmpfs("disk heals", "16m", test_disk_heals)
+    with_tmpfs("disk heals across a restart", "16m", test_disk_heals_restart)
     return t.done()
 
 
