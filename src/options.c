@@ -441,6 +441,7 @@ options_stockjob_config(const struct options *opt,
 	cfg->fetch_timeout_ms = opt->fetch_timeout_ms;
 	cfg->max_download = opt->max_download;
 	cfg->fetch_attempts = opt->fetch_attempts;
+	cfg->min_free_space = opt->min_free_space;
 }
 
 void

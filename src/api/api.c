@@ -98,9 +98,12 @@ api_stats_json(const struct api_server *sv)
 		"failed", (json_int_t)ss.symbols_failed);
 	if (obj == NULL)
 		fatalx("api: json_pack stats");
-	/* waiting > 0: archives cannot be written for now (no room). */
+	/*
+	 * waiting > 0: archives cannot be written for now (no room);
+	 * downloads_paused: new downloads wait for room (stockjob_pipe.c).
+	 */
 	json_object_set_new(obj, "archiver", json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:b}",
 	    "archives", (json_int_t)ss.archiver.archives,
 	    "files", (json_int_t)ss.archiver.files,
 	    "bytes", (json_int_t)ss.archiver.bytes,
@@ -108,7 +111,8 @@ api_stats_json(const struct api_server *sv)
 		ss.archiver.packing),
 	    "waiting", (json_int_t)ss.archiver.waiting,
 	    "retries", (json_int_t)ss.archiver.retries,
-	    "stalled_s", ss.archiver.stalled_s));
+	    "stalled_s", ss.archiver.stalled_s,
+	    "downloads_paused", ss.paused));
 	/* Job bodies rendered, and replies that shared one (long-polls). */
 	json_object_set_new(obj, "renders", json_pack("{s:I, s:I, s:I}",
 	    "jobs", (json_int_t)rs.renders,

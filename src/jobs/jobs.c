@@ -626,6 +626,12 @@ jobs_stopping(const struct jobs *js)
 	return js->stopping;
 }
 
+struct event_base *
+jobs_base(const struct jobs *js)
+{
+	return js->base;
+}
+
 /* Drops finished jobs past their time or beyond the count kept. */
 static void
 jobs_expire(struct jobs *js)

@@ -117,6 +117,8 @@ void		 job_start(struct job *);
 void		 job_release(struct job *, unsigned n);
 /* After jobs_shutdown: no new work may start. */
 int		 jobs_stopping(const struct jobs *);
+/* The loop the table runs on, for an engine's own timers. */
+struct event_base *jobs_base(const struct jobs *);
 /* The loop's cached wall-clock time. */
 void		 jobs_now(struct jobs *, struct timeval *);
 

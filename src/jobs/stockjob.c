@@ -134,6 +134,7 @@ stockjob_get_stats(const struct stockjob *sj, struct stockjob_stats *st)
 	st->symbols_succeeded = sj->succeeded;
 	st->symbols_failed = sj->failed;
 	archiver_get_stats(sj->archiver, &st->archiver);
+	st->paused = sj->paused;
 }
 
 const char *
@@ -729,6 +730,9 @@ stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
 		free(sj);
 		return NULL;
 	}
+	if ((sj->room_timer = evtimer_new(jobs_base(js), stockjob_room_cb,
+	    sj)) == NULL)
+		fatalx("jobs: cannot make the room timer");
 	jobs_add_kind(js, &stockjob_kind, sj);
 	return sj;
 }
@@ -754,6 +758,8 @@ stockjob_free(struct stockjob *sj)
 {
 	if (sj == NULL)
 		return;
+	if (sj->room_timer != NULL)
+		event_free(sj->room_timer);
 	free(sj->source);
 	workdir_close(&sj->wd);
 	free(sj);

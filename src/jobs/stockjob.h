@@ -28,12 +28,14 @@ struct stockjob_config {
 	unsigned	 fetch_timeout_ms;
 	uint64_t	 max_download;
 	unsigned	 fetch_attempts;
+	uint64_t	 min_free_space;	/* bytes; downloads keep half */
 };
 
 struct stockjob_stats {
 	unsigned	fetching, converting, archiving;
 	uint64_t	symbols_succeeded, symbols_failed;
 	struct archiver_stats archiver;
+	int		paused;		/* downloads wait for room */
 };
 
 /*

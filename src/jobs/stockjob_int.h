@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <event2/event.h>
+
 #include "jobs/stockjob.h"
 #include "stock/archiver.h"
 #include "stock/csv2xml.h"
@@ -93,6 +95,9 @@ struct stockjob {
 	unsigned		 fetching, converting, archiving;
 	unsigned		 unflushed;
 	uint64_t		 succeeded, failed;
+	/* Downloads wait for room: dispatch again on this timer. */
+	int			 paused;
+	struct event		*room_timer;
 };
 
 /* stockjob_pipe.c: the steps of a symbol, on the loop thread. */
@@ -101,6 +106,8 @@ struct stockjob {
 void	stockjob_symbol_set(struct symbol *, enum sym_state);
 /* Moves parked conversions, then downloads, into their pools. */
 void	stockjob_dispatch(struct stockjob *);
+/* The room timer's callback: dispatch again. */
+void	stockjob_room_cb(evutil_socket_t, short, void *arg);
 /* Nothing downloading or converting: pack what waits for a batch. */
 void	stockjob_maybe_flush(struct stockjob *);
 /* A parked symbol will not be converted now: its CSV goes, and it is

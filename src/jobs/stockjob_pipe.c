@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <sys/statvfs.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,9 @@ stockjob_symbol_fail(struct symbol *sym, const char *code, const char *msg)
 	stockjob_symbol_set(sym, SYM_FAILED);
 	log_info("job %llu: %s failed: %s (%s)",
 	    (unsigned long long)job_id(sym->stock->job), sym->name, msg, code);
+	/* Packing what waits for a batch frees its XML for the rest. */
+	if (strcmp(code, "disk_full") == 0)
+		archiver_flush(sym->stock->engine->archiver);
 }
 
 /* Nothing downloading or converting: pack what waits for a batch. */
@@ -105,8 +109,12 @@ stockjob_stepped(struct stockjob *sj, struct stock *sk)
 void
 stockjob_archived(const struct archiver_result *r, void *arg)
 {
+	struct stockjob	*sj = arg;
 	struct symbol	*sym = r->token;
 
+	/* An archive written: if downloads waited for room, they go on. */
+	if (r->error == NULL)
+		stockjob_dispatch(sj);
 	if (sym == NULL) {
 		/* A file left by an earlier run, now safely archived. */
 		if (r->error != NULL)
@@ -305,6 +313,65 @@ stockjob_unqueue(struct stock *sk)
 	}
 }
 
+/*
+ * 1 if new work may write to the data directory: the archiver has room
+ * and more than half of --min-free-space is free (the other half is kept
+ * for the archives of what is converted already). One statvfs.
+ */
+static int
+stockjob_has_room(struct stockjob *sj, uint64_t *avail)
+{
+	struct statvfs	sv;
+
+	*avail = 0;
+	if (archiver_short_of_room(sj->archiver))
+		return 0;
+	if (sj->cfg.min_free_space == 0 ||
+	    statvfs(sj->wd.archive_dir, &sv) != 0)
+		return 1;
+	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return *avail >= sj->cfg.min_free_space / 2;
+}
+
+void
+stockjob_room_cb(evutil_socket_t fd, short what, void *arg)
+{
+	stockjob_dispatch(arg);
+}
+
+/*
+ * Work waits while there is no room (stockjob_has_room): a download now
+ * would only fail as disk_full. What is converted is packed, freeing its
+ * XML, and the check comes back every second and after each archive
+ * (stockjob_archived). 0 if work may start.
+ */
+static int
+stockjob_wait_for_room(struct stockjob *sj)
+{
+	static const struct timeval	 again = { 1, 0 };
+	uint64_t			 avail;
+
+	if (TAILQ_EMPTY(&sj->backlog) && TAILQ_EMPTY(&sj->active))
+		return 0;		/* nothing would start */
+	if (stockjob_has_room(sj, &avail)) {
+		if (sj->paused)
+			log_info("jobs: room again in %s: downloads go on",
+			    sj->wd.archive_dir);
+		sj->paused = 0;
+		return 0;
+	}
+	if (!sj->paused)
+		log_warn("jobs: downloads wait for room in %s (%llu bytes "
+		    "free, %s)", sj->wd.archive_dir, (unsigned long long)avail,
+		    archiver_short_of_room(sj->archiver) ? "archives cannot "
+		    "be written" : "under half of --min-free-space");
+	sj->paused = 1;
+	archiver_flush(sj->archiver);
+	if (!evtimer_pending(sj->room_timer, NULL))
+		evtimer_add(sj->room_timer, &again);
+	return -1;
+}
+
 /* Moves parked conversions, then downloads, into their pools. */
 void
 stockjob_dispatch(struct stockjob *sj)
@@ -313,7 +380,8 @@ stockjob_dispatch(struct stockjob *sj)
 	struct stock	*sk;
 
 	/* No source yet: resumed jobs wait for stockjob_set_source. */
-	if (jobs_stopping(sj->jobs) || sj->source == NULL)
+	if (jobs_stopping(sj->jobs) || sj->source == NULL ||
+	    stockjob_wait_for_room(sj) != 0)
 		return;
 	while ((sym = TAILQ_FIRST(&sj->backlog)) != NULL) {
 		if (stockjob_convert_start(sj, sym, sym->parked) != 0)

@@ -141,13 +141,16 @@ archiver_wait(struct archiver *ar)
  * go back to the head of the queue in their order (those that failed on
  * their own stay, to be reported), and the queue waits: the backoff
  * doubles only for a failure after the retry was due, so threads failing
- * together count once.
+ * together count once. The next try takes half as many files: a smaller
+ * archive may fit where the batch did not, and every archive written
+ * frees its XML, about five times its size, for the next.
  */
 static void
 archiver_put_back(struct archiver *ar, struct archiver_batch *b)
 {
 	struct archiver_file	*f, *prev;
 	struct timespec		 now = mono_now();
+	unsigned		 n = 0;
 
 	for (f = TAILQ_LAST(&b->files, archiver_files); f != NULL; f = prev) {
 		prev = TAILQ_PREV(f, archiver_files, entry);
@@ -159,10 +162,12 @@ archiver_put_back(struct archiver *ar, struct archiver_batch *b)
 		f->used = NULL;
 		TAILQ_INSERT_HEAD(&ar->pending, f, entry);
 		ar->npending++;
+		n++;
 	}
 	free(b->error);
 	b->error = NULL;
 	ar->retries++;
+	ar->room_batch = n > 1 ? n / 2 : 1;
 
 	if (!ar->stalled) {
 		ar->stalled = 1;
@@ -181,10 +186,18 @@ archiver_put_back(struct archiver *ar, struct archiver_batch *b)
 	mono_add_ns(&ar->retry_at, ar->backoff_ns);
 }
 
-/* Called with the lock held: an archive was written. */
+/*
+ * Called with the lock held: an archive was written. After a stall the
+ * batches grow back by doubling, as room is freed by each archive: a
+ * full batch at once would mostly fail again.
+ */
 static void
 archiver_unstall(struct archiver *ar)
 {
+	if (TAILQ_EMPTY(&ar->pending) || ar->room_batch > ar->batch_size / 2)
+		ar->room_batch = ar->batch_size;
+	else
+		ar->room_batch *= 2;
 	if (!ar->stalled)
 		return;
 	ar->stalled = 0;
@@ -200,6 +213,7 @@ archiver_take(struct archiver *ar)
 {
 	struct archiver_batch	*b;
 	struct archiver_file	*f;
+	unsigned		 max;
 
 	b = xcalloc(1, sizeof *b);
 	b->item.fn = archiver_batch_done;
@@ -209,7 +223,9 @@ archiver_take(struct archiver *ar)
 	b->packed_arg = ar->packed_arg;
 	TAILQ_INIT(&b->files);
 	b->tmp_serial = ++ar->tmp_serial;
-	while (b->nfiles < ar->batch_size &&
+	max = ar->room_batch < ar->batch_size ? ar->room_batch :
+	    ar->batch_size;
+	while (b->nfiles < max &&
 	    (f = TAILQ_FIRST(&ar->pending)) != NULL) {
 		TAILQ_REMOVE(&ar->pending, f, entry);
 		ar->npending--;
@@ -332,7 +348,7 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
 		errno = saved;
 		return NULL;
 	}
-	ar->batch_size = opt->batch_size;
+	ar->batch_size = ar->room_batch = opt->batch_size;
 	ar->gzip_level = opt->gzip_level;
 	ar->cq = cq;
 	ar->done = done;
@@ -396,6 +412,17 @@ archiver_flush(struct archiver *ar)
 	if (ar->npending > 0)
 		pthread_cond_signal(&ar->wake);
 	pthread_mutex_unlock(&ar->lock);
+}
+
+int
+archiver_short_of_room(struct archiver *ar)
+{
+	int	short_of_room;
+
+	pthread_mutex_lock(&ar->lock);
+	short_of_room = ar->stalled || ar->room_batch < ar->batch_size;
+	pthread_mutex_unlock(&ar->lock);
+	return short_of_room;
 }
 
 void

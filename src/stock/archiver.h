@@ -85,10 +85,16 @@ void		 archiver_flush(struct archiver *);
  * An archive that cannot be written for lack of room (ENOSPC, EDQUOT)
  * or of file descriptors (EMFILE, ENFILE) fails no file: its partial
  * temporary is removed, its files go back to the head of the queue and
- * are tried again after a backoff (0.25 s doubling to 8 s), so the
+ * are tried again after a backoff (0.25 s doubling to 8 s), in batches
+ * halved at each failure and doubled back at each success, so the
  * archives get written by themselves once room returns.
  */
 void		 archiver_get_stats(struct archiver *, struct archiver_stats *);
+/*
+ * 1 while archives cannot be written for lack of room, or the batches
+ * still grow back after it (above): more files would only fill the disk.
+ */
+int		 archiver_short_of_room(struct archiver *);
 /*
  * Packs what is pending and joins the thread. The done callbacks for
  * those files are pushed to the compq: run compq_drain() after this and

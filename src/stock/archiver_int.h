@@ -75,6 +75,7 @@ struct archiver {
 	struct timespec		 retry_at;	/* CLOCK_MONOTONIC */
 	struct timespec		 stalled_since;
 	int64_t			 backoff_ns;
+	unsigned		 room_batch;	/* files per try while stalled */
 	uint64_t		 retries;
 };
 

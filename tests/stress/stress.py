@@ -9,8 +9,9 @@ By default (what `make check` runs) each scenario has a tenth of the
 traffic and must behave; --full (`make stress`) has the whole of it and
 must also meet the bars on its figures (latency, slowdown, memory). The
 short run shares its machine with the rest of the suite and with
-sanitizers, so it does not judge latency. Scenarios: flood, slowloris, slowbody,
-longpoll, slowreaders, faults, mixed."""
+sanitizers, so it does not judge latency. Scenarios: flood, slowloris,
+slowbody, longpoll, longpoll-full, slowreaders, faults, disk, fds,
+mixed."""
 
 import asyncio
 import json
@@ -655,10 +656,102 @@ def sc_fds():
              "statuses=%r failed=%r" % (statuses, failed[:3]))
 
 
+class Tmpfs:
+    """A tmpfs of `size` on a private directory (root only), or None."""
+
+    def __init__(self, size):
+        import subprocess
+        import tempfile
+        self.top = tempfile.mkdtemp(prefix="stockcam-stress-tmpfs-")
+        self.dir = os.path.join(self.top, "dd")
+        os.mkdir(self.dir)
+        self.mounted = os.geteuid() == 0 and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
+             self.dir], stderr=subprocess.DEVNULL).returncode == 0
+
+    def free(self):
+        st = os.statvfs(self.dir)
+        return st.f_bavail * st.f_frsize
+
+    def close(self):
+        import shutil
+        import subprocess
+        if self.mounted:
+            subprocess.run(["umount", self.dir], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def sc_disk():
+    """Jobs whose XML is several times the disk, on a tmpfs of its own:
+    admission stops at the reserve (507), a symbol that meets the full
+    disk fails as disk_full and nothing else fails, converted files wait
+    for room rather than fail, every accepted job finishes, nothing is
+    left in csv/ or xml/, and with no manual step the next job is
+    accepted and succeeds."""
+    size, njobs, rows = n(("20m", 6, 300), ("8m", 3, 200))
+    fs = Tmpfs(size)
+    try:
+        if not fs.mounted:
+            t.skip("disk", "needs root to mount a tmpfs")
+            return
+        with Upstream("--rows", rows) as up, \
+                Server("--data-dir", fs.dir, "--source-url", up.source_url,
+                       "--min-free-space", 2 * MB) as srv:
+            t0 = time.monotonic()
+            ids, refused = [], 0
+            for i in range(njobs):
+                st, _, body, j = post_job(
+                    srv, ["D%dS%03d" % (i, k) for k in range(100)])
+                if st == 202:
+                    ids.append(j["id"])
+                elif st == 507:
+                    refused += 1
+                else:
+                    raise RuntimeError("POST: %r %r" % (st, body[:200]))
+            finals = [wait_job(srv, jid, timeout=300) for jid in ids]
+            secs = time.monotonic() - t0
+            stuck = [f and f.get("state") for f in finals
+                     if not f or f.get("state") not in JOB_DONE]
+            codes = {}
+            ok_syms = 0
+            for f in finals:
+                for s in (f or {}).get("symbols", []):
+                    c = (s.get("error") or {}).get("code")
+                    if c is None and s.get("state") == "succeeded":
+                        ok_syms += 1
+                    else:
+                        codes[c] = codes.get(c, 0) + 1
+            ar = stats(srv).get("archiver", {})
+            left = [p for d in ("csv", "xml")
+                    for p in all_files_under(os.path.join(fs.dir, d))]
+            free = fs.free()
+            st, _, _, j = post_job(srv, ["AFTER1", "AFTER2"])
+            after = (wait_job(srv, j["id"], timeout=60) or {}) \
+                if st == 202 else {"state": "refused %d" % st}
+            healed = after.get("state") == "succeeded"
+            adir = os.path.join(fs.dir, "archives")
+            arch = sum(os.path.getsize(os.path.join(adir, p))
+                       for p in all_files_under(adir))
+            t.ok(not stuck and set(codes) <= {"disk_full"} and ok_syms > 0
+                 and not left and healed and not log_clean(srv),
+                 "disk: %s tmpfs, %d jobs: %d accepted, %d refused 507; "
+                 "%d symbols archived, %d disk_full, in %.1f s; %d "
+                 "archives (%.1f MB), %d retries for room; %d files left, %.1f "
+                 "MB free; the next job %s" % (
+                     size, njobs, len(ids), refused, ok_syms,
+                     codes.get("disk_full", 0), secs, ar.get("archives", 0),
+                     arch / MB, ar.get("retries", 0), len(left), free / MB,
+                     after.get("state")),
+                 "stuck=%r codes=%r left=%r" % (stuck, codes, left[:5]))
+    finally:
+        fs.close()
+
+
 SCENARIOS = [("flood", sc_flood), ("slowloris", sc_slowloris),
              ("slowbody", sc_slowbody), ("longpoll", sc_longpoll),
              ("longpoll-full", sc_longpoll_full),
-             ("slowreaders", sc_slowreaders), ("faults", sc_faults), ("fds", sc_fds),
+             ("slowreaders", sc_slowreaders), ("faults", sc_faults), ("disk", sc_disk),
+             ("fds", sc_fds),
              ("mixed", sc_mixed)]
 
 check_binary()
