@@ -1037,6 +1037,56 @@ def files_under(top, suffixes):
     return sorted(found)
 
 
+class LowFdServer(Server):
+    """A Server run with RLIMIT_NOFILE soft and hard at `nofile` (set it
+    on a subclass or the instance before the server starts)."""
+
+    nofile = 256
+
+    def __init__(self, *extra_args, nofile=None, **kw):
+        if nofile is not None:
+            self.nofile = nofile
+        super().__init__(*extra_args, **kw)
+
+    def _start(self, timeout):
+        self.argv = [sys.executable, "-c",
+                     "import os, resource, sys; "
+                     "resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
+                     "os.execvp(sys.argv[1], sys.argv[1:])"
+                     % (self.nofile, self.nofile), *self.argv]
+        super()._start(timeout)
+
+
+class Tmpfs:
+    """A tmpfs of `size` ("16m") mounted on a private directory `dir`;
+    `mounted` is False where it cannot be (not root, no mount)."""
+
+    def __init__(self, size):
+        self.top = tempfile.mkdtemp(prefix="stockcam-tmpfs-")
+        self.dir = os.path.join(self.top, "dd")
+        os.mkdir(self.dir)
+        self.mounted = os.geteuid() == 0 and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
+             self.dir], stderr=subprocess.DEVNULL).returncode == 0
+
+    def free(self):
+        """Bytes free for an unprivileged writer."""
+        st = os.statvfs(self.dir)
+        return st.f_bavail * st.f_frsize
+
+    def close(self):
+        if self.mounted:
+            subprocess.run(["umount", self.dir], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.top, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 def all_files_under(top):
     found = []
     for d, _, names in os.walk(top):

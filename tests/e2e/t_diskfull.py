@@ -14,7 +14,6 @@ cases mount a small tmpfs of their own (root only)."""
 import errno
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -24,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Server, Upstream, check_binary,  # noqa: E402
                      check_upstream, start_watchdog, post_job, wait_job,
                      check_problem, all_files_under, request_json,
-                     request, poll)
+                     request, poll, Tmpfs)
 
 t = TAP()
 
@@ -55,23 +54,6 @@ def test_startup_cleanup():
             srv.stop()
     finally:
         shutil.rmtree(dd, ignore_errors=True)
-
-
-class Tmpfs:
-    """A tmpfs of `size` mounted on a private directory, or None."""
-
-    def __init__(self, size):
-        self.top = tempfile.mkdtemp(prefix="stockcam-e2e-tmpfs-")
-        self.dir = os.path.join(self.top, "dd")
-        os.mkdir(self.dir)
-        self.mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
-             self.dir], stderr=subprocess.DEVNULL).returncode == 0
-
-    def close(self):
-        if self.mounted:
-            subprocess.run(["umount", self.dir], stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.top, ignore_errors=True)
 
 
 def with_tmpfs(name, size, fn):

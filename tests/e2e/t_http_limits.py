@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (check_problem, TAP, Server, RawConn, json_of,  # noqa: E402
                      check_binary, start_watchdog, scaled, ProtocolError,
-                     still_serving)
+                     still_serving, LowFdServer)
 
 t = TAP()
 
@@ -189,20 +189,6 @@ def test_evict_idle(srv):
     still_serving(t, srv, "eviction")
 
 
-class LowFdServer(Server):
-    """A Server run with RLIMIT_NOFILE soft and hard at `nofile`."""
-
-    nofile = 200
-
-    def _start(self, timeout):
-        self.argv = [sys.executable, "-c",
-                     "import os, resource, sys; "
-                     "resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
-                     "os.execvp(sys.argv[1], sys.argv[1:])"
-                     % (self.nofile, self.nofile), *self.argv]
-        super()._start(timeout)
-
-
 def test_out_of_fds(srv):
     lowered = srv.wait_for_log(
         lambda ln: "--max-connections lowered from 1024 to" in ln, 2.0)
@@ -306,7 +292,7 @@ def main():
     else:
         # Held connections send nothing until the end: a slow run (a
         # sanitizer) must not see them cut by the request timeout.
-        with LowFdServer("--request-timeout", "600") as srv:
+        with LowFdServer("--request-timeout", "600", nofile=200) as srv:
             t.group("out of file descriptors", test_out_of_fds, srv)
             t.ok(srv.alive(), "server still alive")
     return t.done()

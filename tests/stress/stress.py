@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from harness import (TAP, Server, Upstream, request, json_of,  # noqa: E402
                      check_binary, check_upstream, start_watchdog, scaled,
                      post_job, wait_job, forbidden_log_lines, SANITIZER_LOG,
-                     all_files_under, JOB_DONE, SCALE)
+                     all_files_under, JOB_DONE, SCALE, LowFdServer, Tmpfs)
 
 SHORT = "--full" not in sys.argv[1:]
 ONLY = [a for a in sys.argv[1:] if not a.startswith("-")]
@@ -562,20 +562,6 @@ def sc_mixed():
              "\n".join(bad[:10]))
 
 
-class LowFdServer(Server):
-    """A Server whose RLIMIT_NOFILE (soft and hard) is `nofile`."""
-
-    nofile = 256
-
-    def _start(self, timeout):
-        self.argv = [sys.executable, "-c",
-                     "import os, resource, sys; "
-                     "resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
-                     "os.execvp(sys.argv[1], sys.argv[1:])"
-                     % (self.nofile, self.nofile), *self.argv]
-        super()._start(timeout)
-
-
 def sc_fds():
     """ulimit -n 256 and a flood of silent connections: every extra one
     gets its 503 (none hangs), while the job accepted before it finishes
@@ -651,34 +637,9 @@ def sc_fds():
                  p99(times) < 0.050),
              "fds: ulimit -n %d, %d connections: %d answered 503 at once "
              "(p99 %s), archive reads %r, the running job %s with %d "
-             "failed" % (LowFdServer.nofile, nheld, answered, ms(p99(times)),
+             "failed" % (srv.nofile, nheld, answered, ms(p99(times)),
                          arc, final.get("state"), len(failed)),
              "statuses=%r failed=%r" % (statuses, failed[:3]))
-
-
-class Tmpfs:
-    """A tmpfs of `size` on a private directory (root only), or None."""
-
-    def __init__(self, size):
-        import subprocess
-        import tempfile
-        self.top = tempfile.mkdtemp(prefix="stockcam-stress-tmpfs-")
-        self.dir = os.path.join(self.top, "dd")
-        os.mkdir(self.dir)
-        self.mounted = os.geteuid() == 0 and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
-             self.dir], stderr=subprocess.DEVNULL).returncode == 0
-
-    def free(self):
-        st = os.statvfs(self.dir)
-        return st.f_bavail * st.f_frsize
-
-    def close(self):
-        import shutil
-        import subprocess
-        if self.mounted:
-            subprocess.run(["umount", self.dir], stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.top, ignore_errors=True)
 
 
 def sc_disk():
