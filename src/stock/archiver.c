@@ -123,12 +123,21 @@ archiver_ready(struct archiver *ar)
 	    f->seq <= ar->flush_upto;
 }
 
-/* Called with the lock held: until archiver_ready, or a retry is due. */
+/*
+ * Called with the lock held: until archiver_ready. A retry not yet due
+ * is waited for with a deadline; once it is due (or with nothing to
+ * retry) only a signal can make the queue ready, and a deadline in the
+ * past would spin.
+ */
 static void
 archiver_wait(struct archiver *ar)
 {
+	struct timespec	now;
+
 	while (!archiver_ready(ar)) {
-		if (ar->stalled && !ar->stopping)
+		now = mono_now();
+		if (ar->stalled && !ar->stopping &&
+		    archiver_before(&now, &ar->retry_at))
 			pthread_cond_timedwait(&ar->wake, &ar->lock,
 			    &ar->retry_at);
 		else
@@ -419,8 +428,10 @@ archiver_short_of_room(struct archiver *ar)
 {
 	int	short_of_room;
 
+	/* Smaller batches with nothing queued hold nothing back. */
 	pthread_mutex_lock(&ar->lock);
-	short_of_room = ar->stalled || ar->room_batch < ar->batch_size;
+	short_of_room = ar->stalled || (ar->room_batch < ar->batch_size &&
+	    ar->npending + ar->packing > 0);
 	pthread_mutex_unlock(&ar->lock);
 	return short_of_room;
 }
