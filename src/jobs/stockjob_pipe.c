@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 #include <sys/statvfs.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -323,13 +324,12 @@ stockjob_has_room(struct stockjob *sj, uint64_t *avail)
 {
 	struct statvfs	sv;
 
-	*avail = 0;
+	if (statvfs(sj->wd.archive_dir, &sv) != 0)
+		*avail = UINT64_MAX;	/* unknown: the archiver will tell */
+	else
+		*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (archiver_short_of_room(sj->archiver))
 		return 0;
-	if (sj->cfg.min_free_space == 0 ||
-	    statvfs(sj->wd.archive_dir, &sv) != 0)
-		return 1;
-	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	return *avail >= sj->cfg.min_free_space / 2;
 }
 

@@ -265,6 +265,40 @@ def test_disk_heals_restart(dd):
             check_healed(srv, dd, jid, "restart")
 
 
+def test_downloads_wait(dd):
+    """Under half of --min-free-space free, no download starts: the
+    symbols stay queued, and go on by themselves once there is room."""
+    with Upstream("--rows", "50") as up, \
+            Server("--data-dir", dd, "--source-url", up.source_url,
+                   "--min-free-space", 8 << 20,
+                   "--per-host-connections", "1") as srv:
+        syms = ["slow-1500-FIRST"] + ["WAIT%d" % i for i in range(5)]
+        st, _, _, j = post_job(srv, syms)
+        if not t.is_(st, 202, "downloads wait: accepted"):
+            return
+        fill = os.path.join(dd, "ballast")
+        st_ = os.statvfs(dd)
+        ballast(fill, st_.f_bavail * st_.f_frsize - (2 << 20))
+        paused, el = poll(lambda: archiver_stats(srv).get(
+            "downloads_paused"), timeout=30)
+        t.ok(paused, "downloads wait: 2 MiB free of 8 kept: downloads "
+             "pause (%.1f s)" % el, repr(archiver_stats(srv)))
+        time.sleep(1.5)
+        st, _, _, cur = request_json(srv, "GET", "/api/jobs/%d" % j["id"])
+        prog = (cur or {}).get("progress", {})
+        t.ok(cur and cur.get("state") == "running" and
+             prog.get("failed") == 0 and prog.get("queued", 0) >= 1,
+             "downloads wait: the job runs with symbols queued, none "
+             "failed", repr(cur and (cur.get("state"), prog)))
+        os.unlink(fill)
+        fin = wait_job(srv, j["id"], timeout=60)
+        t.is_(fin and fin.get("state"), "succeeded",
+              "downloads wait: room back, the job succeeds by itself")
+        t.ok(srv.wait_for_log(lambda ln: "downloads go on" in ln,
+                              timeout=5) is not None,
+             "downloads wait: the log says when they go on")
+
+
 def main():
     check_binary()
     check_upstream()
@@ -272,6 +306,7 @@ def main():
     t.group("start-up cleanup", test_startup_cleanup)
     with_tmpfs("min-free-space", "16m", test_min_free_space)
     with_tmpfs("disk full", "6m", test_disk_full_code)
+    with_tmpfs("downloads wait", "16m", test_downloads_wait)
     with_tmpfs("disk heals", "16m", test_disk_heals)
     with_tmpfs("disk heals across a restart", "16m", test_disk_heals_restart)
     return t.done()
