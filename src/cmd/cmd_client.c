@@ -143,7 +143,7 @@ static void
 progress_text(const json_t *job, char *buf, size_t len)
 {
 	const json_t	*p = json_object_get(job, "progress");
-	const char	*type = json_string_value(json_object_get(job, "type"));
+	const char	*type = cmd_client_str(job, "type", "?");
 	json_int_t	 total = field(p, "total"), failed = field(p, "failed");
 
 	if (type == NULL || strcmp(type, "stock") != 0) {
@@ -338,8 +338,8 @@ cmd_jobs(struct cmd_args *a)
 			printf("%-8lld %-10s %-10s %-20s %s\n",
 			    (long long)json_integer_value(json_object_get(job,
 			    "id")),
-			    json_string_value(json_object_get(job, "type")),
-			    json_string_value(json_object_get(job, "state")),
+			    cmd_client_str(job, "type", "?"),
+			    cmd_client_str(job, "state", "?"),
 			    prog, age);
 		}
 	}
@@ -382,8 +382,8 @@ print_symbols(const struct client *cl, uint64_t id)
 		json_array_foreach(json_object_get(r.json, "symbols"), i, s) {
 			err = json_object_get(s, "error");
 			printf("%-12s %-11s %8lld %5lld %8lld %10lld  %s%s%s%s\n",
-			    json_string_value(json_object_get(s, "symbol")),
-			    json_string_value(json_object_get(s, "state")),
+			    cmd_client_str(s, "symbol", "?"),
+			    cmd_client_str(s, "state", "?"),
 			    (long long)json_integer_value(json_object_get(s,
 			    "attempts")),
 			    (long long)json_integer_value(json_object_get(s,
@@ -393,10 +393,10 @@ print_symbols(const struct client *cl, uint64_t id)
 			    (long long)json_integer_value(json_object_get(s,
 			    "bytes")),
 			    err != NULL && json_is_object(err) ?
-			    json_string_value(json_object_get(err, "code")) : "",
+			    cmd_client_str(err, "code", "?") : "",
 			    json_is_object(err) ? ": " : "",
-			    json_is_object(err) ? json_string_value(
-			    json_object_get(err, "message")) : "", "");
+			    json_is_object(err) ? cmd_client_str(err, "message",
+			    "?") : "", "");
 			offset++;
 		}
 		cmd_client_reply_free(&r);
@@ -436,8 +436,8 @@ cmd_get(struct cmd_args *a)
 		printf("%-12s %s\n", key, s != NULL ? s : "");
 		free(s);
 	}
-	if (a->symbols && strcmp(json_string_value(json_object_get(r.json,
-	    "type")), "stock") == 0) {
+	if (a->symbols &&
+	    strcmp(cmd_client_str(r.json, "type", "?"), "stock") == 0) {
 		printf("\n");
 		print_symbols(&a->cl, id);
 	}
@@ -461,7 +461,7 @@ cmd_cancel(struct cmd_args *a)
 		return rv;
 	/* Running work takes a moment to stop: wait for the end a while. */
 	for (i = 0; i < CANCEL_WAITS && !cmd_client_interrupted &&
-	    strcmp(json_string_value(json_object_get(r.json, "state")),
+	    strcmp(cmd_client_str(r.json, "state", "?"),
 	    "running") == 0; i++) {
 		snprintf(path, sizeof path, "/api/jobs/%" PRIu64 "?view=summary&"
 		    "wait=5&version=%lld", id, (long long)json_integer_value(
@@ -471,8 +471,8 @@ cmd_cancel(struct cmd_args *a)
 		    200, 200, &r)) != CLIENT_OK)
 			return rv;
 	}
-	printf("job %" PRIu64 ": %s\n", id, json_string_value(json_object_get(
-	    r.json, "state")));
+	printf("job %" PRIu64 ": %s\n", id,
+	    cmd_client_str(r.json, "state", "?"));
 	cmd_client_reply_free(&r);
 	return CLIENT_OK;
 }
@@ -528,8 +528,8 @@ cmd_fetch(struct cmd_args *a)
 		return rv;
 	seen = json_object();
 	json_array_foreach(json_object_get(r.json, "symbols"), i, s) {
-		name = json_string_value(json_object_get(s, "symbol"));
-		state = json_string_value(json_object_get(s, "state"));
+		name = cmd_client_str(s, "symbol", "?");
+		state = cmd_client_str(s, "state", "?");
 		if (a->xml) {
 			if (strcmp(state, "succeeded") != 0)
 				continue;
@@ -538,7 +538,7 @@ cmd_fetch(struct cmd_args *a)
 			    "/files/%s.xml", id, esc);
 			xasprintf(&to, "%s/%s.xml", dir, name);
 		} else {
-			name = json_string_value(json_object_get(s, "archive"));
+			name = cmd_client_str(s, "archive", NULL);
 			if (name == NULL || json_object_get(seen, name) != NULL)
 				continue;
 			json_object_set_new(seen, name, json_true());
@@ -581,8 +581,8 @@ cmd_health(struct cmd_args *a)
 		print_json(r.json);
 	else
 		printf("%s: %s, version %s, up %.0f s\n", a->cl.server,
-		    json_string_value(json_object_get(r.json, "status")),
-		    json_string_value(json_object_get(r.json, "version")),
+		    cmd_client_str(r.json, "status", "?"),
+		    cmd_client_str(r.json, "version", "?"),
 		    json_real_value(json_object_get(r.json, "uptime_s")));
 	cmd_client_reply_free(&r);
 	return CLIENT_OK;

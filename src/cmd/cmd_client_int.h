@@ -34,6 +34,19 @@ struct client_reply {
 	json_t		*json;
 };
 
+/*
+ * obj's string member `key`, or dflt when obj is NULL or the member is
+ * missing or no string: a reply from another version (or a proxy) must
+ * not crash the client.
+ */
+static inline const char *
+cmd_client_str(const json_t *obj, const char *key, const char *dflt)
+{
+	const char	*s = json_string_value(json_object_get(obj, key));
+
+	return s != NULL ? s : dflt;
+}
+
 /* Set by SIGINT; the loops look at it. */
 extern volatile sig_atomic_t cmd_client_interrupted;
 

@@ -63,8 +63,8 @@ cmd_client_progress(const json_t *job, struct client_rate *r, double now,
     int width, char *buf, size_t len)
 {
 	const json_t	*p = json_object_get(job, "progress");
-	const char	*type = json_string_value(json_object_get(job, "type"));
-	const char	*state = json_string_value(json_object_get(job, "state"));
+	const char	*type = cmd_client_str(job, "type", "?");
+	const char	*state = cmd_client_str(job, "state", "?");
 	double		 total, done, moved, failed = 0, rate = 0;
 	char		 bar[128], counts[96], rs[64] = "", eta[64] = "", a[48],
 			 b[48];

@@ -72,9 +72,7 @@ job_version(const json_t *job)
 static const char *
 job_state(const json_t *job)
 {
-	const char	*s = json_string_value(json_object_get(job, "state"));
-
-	return s != NULL ? s : "?";
+	return cmd_client_str(job, "state", "?");
 }
 
 static int
@@ -325,9 +323,9 @@ list_failed(const struct client *cl, uint64_t id)
 		json_array_foreach(json_object_get(r.json, "symbols"), i, s) {
 			err = json_object_get(s, "error");
 			fprintf(stderr, "  %s: %s (%s)\n",
-			    json_string_value(json_object_get(s, "symbol")),
-			    json_string_value(json_object_get(err, "message")),
-			    json_string_value(json_object_get(err, "code")));
+			    cmd_client_str(s, "symbol", "?"),
+			    cmd_client_str(err, "message", "?"),
+			    cmd_client_str(err, "code", "?"));
 			offset++;
 		}
 		if (json_array_size(json_object_get(r.json, "symbols")) == 0)

@@ -4,7 +4,8 @@ cancel, watch, fetch, health) against the real server and the fixture
 upstream: submit and wait (success, a failed symbol, Ctrl-C cancels,
 --detach leaves it), symbols from arguments, stdin and a file, the jobs
 table, fetch writing readable archives and XML, a server that is down,
-refusals with the server's detail, usage errors, and the progress line on
+refusals with the server's detail, usage errors, replies without the
+members the client reads (no crash), and the progress line on
 a pseudo-terminal (redrawn in place) and on a pipe (plain lines)."""
 
 import json
@@ -311,6 +312,76 @@ def test_down():
              (p.returncode, p.stderr))
 
 
+class OddServer:
+    """A server that answers every API call with JSON of the right kind
+    but without the members the client reads (another version, a proxy
+    in the way): the client must say something and exit, never crash."""
+
+    REPLIES = {
+        ("POST", "/api/jobs"): (202, {"id": 1}),
+        ("GET", "/api/jobs/1"): (200, {"id": 1, "state": 7,
+                                       "symbols": [{}, {"error": {}}]}),
+        ("GET", "/api/jobs/1/symbols"): (200, {"symbols": [{}],
+                                               "total": 1}),
+        ("GET", "/api/jobs"): (200, {"jobs": [{}, {"id": "x"}]}),
+        ("GET", "/api/health"): (200, {}),
+        ("DELETE", "/api/jobs/1"): (200, {}),
+    }
+
+    def __init__(self):
+        import http.server
+        import threading
+        replies = self.REPLIES
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                st, obj = replies.get((self.command,
+                                       self.path.split("?")[0]),
+                                      (404, {}))
+                body = json.dumps(obj).encode()
+                self.send_response(st)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = answer
+
+        self.httpd = http.server.ThreadingHTTPServer((HOST, 0), H)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_odd_server():
+    odd = OddServer()
+    try:
+        for args in (["health"], ["jobs"], ["get", "1"],
+                     ["get", "1", "--symbols"], ["submit", "AAPL",
+                                                 "--detach"],
+                     ["cancel", "1"]):
+            p = subprocess.run([*command_prefix(), *args],
+                               capture_output=True, env=client_env(odd),
+                               timeout=scaled(30))
+            t.ok(p.returncode is not None and p.returncode >= 0,
+                 "odd replies: %s exits %r, no crash" % (
+                     " ".join(args), p.returncode),
+                 p.stderr.decode("utf-8", "replace")[-300:])
+    finally:
+        odd.close()
+
+
 def main():
     check_binary()
     check_upstream()
@@ -326,6 +397,7 @@ def main():
             stop_clean(t, srv, "client")
         t.group("restart", test_restart, up)
     t.group("down", test_down)
+    t.group("odd replies", test_odd_server)
     t.group("completion", test_completion)
     return t.done()
 
