@@ -153,10 +153,6 @@ api_camera_stream(struct http_request *req, const struct router_params *params,
 		    "again later", api->nviewers);
 		return;
 	}
-	if (http_request_method(req) == HTTP_HEAD) {
-		http_reply(req, 200, MULTIPART_TYPE, NULL, 0);
-		return;
-	}
 	vw = xcalloc(1, sizeof *vw);
 	vw->api = api;
 	vw->req = req;
@@ -164,6 +160,7 @@ api_camera_stream(struct http_request *req, const struct router_params *params,
 	http_reply_header(req, "Cache-Control", "no-store");
 	if (http_stream_start(req, 200, MULTIPART_TYPE) != 0) {
 		free(vw);
+		http_stream_end(req);	/* HEAD, or the client left */
 		return;
 	}
 	LIST_INSERT_HEAD(&api->viewers, vw, entry);

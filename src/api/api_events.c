@@ -6,8 +6,10 @@
  * events with an id, "RUN-SEQ": RUN names this run of the server, SEQ
  * counts from 1. The last EVENTS_BACKLOG of them are kept, so a client
  * that reconnects with Last-Event-ID (or ?last_event_id=) gets what it
- * missed; one that asks for more than is kept, or for another run's
- * events, gets a `reset` event instead and reloads what it shows. The
+ * missed; one that asks for more than is kept (EVENTS_BACKLOG events of
+ * at most EVENTS_BACKLOG_BYTES), more than half of what a client may
+ * have unsent (it would be dropped before it caught up), or another
+ * run's events, gets a `reset` event instead and reloads what it shows. The
  * server's figures go out once a second as `stats`, without an id (they
  * are not replayed: the next one says it all), and a comment every 15 s
  * keeps proxies and idle clients from closing the stream. A client
@@ -53,6 +55,7 @@
 #include "stock/archiver.h"
 
 #define EVENTS_BACKLOG		1024	/* events kept for Last-Event-ID */
+#define EVENTS_BACKLOG_BYTES	(8 * 1024 * 1024)	/* and their bytes */
 #define EVENTS_CLIENT_MAX	(1024 * 1024)	/* unsent: then dropped */
 #define EVENTS_COALESCE_MS	100
 #define EVENTS_HEARTBEAT_S	15
@@ -89,6 +92,7 @@ struct api_events {
 	uint64_t		 seq;		/* the last event's */
 	struct ev_msg		*ring[EVENTS_BACKLOG];
 	unsigned		 oldest, count;	/* in ring */
+	size_t			 ring_bytes;
 	LIST_HEAD(, ev_client)	 clients;
 	unsigned		 nclients;
 	uint64_t		 dropped;	/* clients too slow */
@@ -198,13 +202,16 @@ ev_emit(struct api_events *ev, const char *type, json_t *data)
 {
 	struct ev_msg	*m = ev_msg_new(ev, type, data, ++ev->seq, 1);
 
-	if (ev->count == EVENTS_BACKLOG) {
+	while (ev->count == EVENTS_BACKLOG || (ev->count > 0 &&
+	    ev->ring_bytes + m->len > EVENTS_BACKLOG_BYTES)) {
+		ev->ring_bytes -= ev->ring[ev->oldest]->len;
 		ev_msg_unref(ev->ring[ev->oldest]);
 		ev->oldest = (ev->oldest + 1) % EVENTS_BACKLOG;
 		ev->count--;
 	}
 	ev->ring[(ev->oldest + ev->count) % EVENTS_BACKLOG] = m;
 	ev->count++;			/* the ring's reference */
+	ev->ring_bytes += m->len;
 	ev_broadcast(ev, m);
 }
 
@@ -355,13 +362,15 @@ ev_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Where a client that saw `id` resumes: the first kept event after it
- * (ev->count when it is up to date), or -1 when what it missed is gone.
+ * (ev->count when it is up to date), or -1 when what it missed is gone
+ * or too much to send before the client would be dropped for it.
  */
 static long
 ev_resume_at(const struct api_events *ev, const char *id)
 {
-	size_t		 rl = strlen(ev->run);
+	size_t		 rl = strlen(ev->run), bytes = 0;
 	uint64_t	 seq, first;
+	unsigned	 i;
 	char		*end;
 
 	if (strncmp(id, ev->run, rl) != 0 || id[rl] != '-' ||
@@ -373,6 +382,11 @@ ev_resume_at(const struct api_events *ev, const char *id)
 	first = ev->count > 0 ? ev->ring[ev->oldest]->seq : ev->seq + 1;
 	if (seq + 1 < first)
 		return -1;
+	for (i = (unsigned)(seq + 1 - first); i < ev->count; i++) {
+		bytes += ev->ring[(ev->oldest + i) % EVENTS_BACKLOG]->len;
+		if (bytes > EVENTS_CLIENT_MAX / 2)
+			return -1;
+	}
 	return (long)(seq + 1 - first);
 }
 
@@ -416,8 +430,9 @@ ev_stream(struct http_request *req, const struct router_params *params,
 	if ((at = ev_resume_at(ev, last)) < 0) {
 		/* Its id, the last event's, moves the client to now. */
 		m = ev_msg_new(ev, "reset", json_pack("{s:s}", "reason",
-		    "the events after that id are no longer kept (or the "
-		    "server restarted): reload"), ev->seq, 1);
+		    "the events after that id are no longer kept, are too "
+		    "many to send, or the server restarted: reload"),
+		    ev->seq, 1);
 		ev_client_write(c, NULL, 0, m);
 		ev_msg_unref(m);
 		return;

@@ -118,6 +118,8 @@ void		 http_reply_ref(struct http_request *, int status,
  * they come; the connection closes at the end. The close callback tells
  * the handler the client left (the write timeout drops one that stops
  * reading); the drain callback, that everything written has been sent.
+ * 0: streaming; else (the client is gone, or 1 for HEAD: the headers
+ * are sent, there is no stream) the caller ends it with http_stream_end.
  */
 int		 http_stream_start(struct http_request *, int status,
 		    const char *content_type);

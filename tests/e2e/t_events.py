@@ -217,6 +217,44 @@ def test_resume(up):
               "new run is told to reload")
 
 
+def test_big_replay(up):
+    """What a client missed may be kept and still be more than it may
+    have unsent (1 MiB): it is told to reload, not replayed and dropped
+    half-way (and then again at each reconnect)."""
+    with Server("--source-url", up.source_url) as srv:
+        with EventStream(srv) as es:
+            jid = post_job(srv, ["BR1"])[3]["id"]
+            seen = job_events(es, jid)
+        last_id = seen[-1]["id"]
+        # Each ~130 KB twice: job.created, then job.finished (canceled at
+        # once) carry the 1000 symbols.
+        codes = []
+        for i in range(6):
+            j = post_job(srv, ["BIG%dS%03d" % (i, k) for k in range(1000)])
+            codes.append(j[0])
+            if j[0] == 202:
+                request(srv, "DELETE", "/api/jobs/%d" % j[3]["id"])
+                wait_job(srv, j[3]["id"], timeout=60)
+        t.is_(codes, [202] * 6, "big replay: six 1000-symbol jobs, canceled")
+        time.sleep(0.3)
+        with EventStream(srv, headers={"Last-Event-ID": last_id},
+                         timeout=30) as es:
+            ev = es.next_event(lambda e: e["id"] is not None, timeout=10)
+            t.ok(ev["event"] == "reset" and "too many" in
+                 ev["data"].get("reason", ""),
+                 "big replay: over half the client's cap gets a reset",
+                 (ev["event"], ev["id"]))
+            jid = post_job(srv, ["AFTER"])[3]["id"]
+            after = es.next_event(lambda e: e["event"] == "job.finished"
+                                  and e["data"]["id"] == jid, timeout=20)
+            t.ok(after is not None, "big replay: the stream goes on live "
+                 "after the reset")
+        st, hd, body = request(srv, "HEAD", "/api/events")
+        t.ok(st == 200 and body == b"" and hd.get("content-type", "")
+             .startswith("text/event-stream"),
+             "HEAD /api/events: the headers, no stream", (st, hd, body[:80]))
+
+
 def test_heartbeat():
     with Server() as srv, EventStream(srv, timeout=30) as es:
         es.wait_comment(lambda c: c == "ping", timeout=25)
@@ -362,6 +400,7 @@ def main():
     with Upstream("--rows", "200") as up:
         t.group("life", test_life, up)
         t.group("resume", test_resume, up)
+        t.group("big replay", test_big_replay, up)
         t.group("heartbeat", test_heartbeat)
         t.group("slow", test_slow_and_limits, up)
         t.group("camera", test_camera_and_expiry, up)
