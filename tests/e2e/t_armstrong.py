@@ -66,12 +66,15 @@ def test_ranges(srv):
 
 def test_whole_range(srv):
     t0 = time.monotonic()
-    st, j = run(srv, 0, MAX63, timeout=30)
+    st, j = run(srv, 0, MAX63, timeout=180)
     el = time.monotonic() - t0
     t.ok(st == 202 and j is not None and j.get("result") == KNOWN,
          "whole range [0, 2^63 - 1): all %d published numbers" % len(KNOWN),
          "job=%r" % (json.dumps(j)[:800] if j else None))
-    t.ok(el < scaled(10), "whole range in %.2f s (< 10 s)" % el)
+    # A scan of 2^63 numbers would take centuries: a minute is a bar a
+    # loaded machine meets (2 s quiet, 22 s under ASan beside two hogs)
+    # and no scan does.
+    t.ok(el < scaled(60), "whole range in %.2f s (< 60 s)" % el)
     t.is_(j and j.get("method"), "multisets",
           "whole range: the planner does not visit every number")
     st, j = run(srv, 20000000, 30000000)
