@@ -311,6 +311,39 @@ cmd_armstrong(struct cmd_args *a)
 	return rv;
 }
 
+/*
+ * --state and --limit go into the URL as they are: checked here, so a
+ * typo is a usage error (exit 2) and nothing else rides in the query.
+ */
+static int
+jobs_args_ok(const struct cmd_args *a)
+{
+	static const char *const states[] = { "queued", "running",
+	    "succeeded", "failed", "canceled" };
+	size_t			 i;
+
+	if (a->state != NULL) {
+		for (i = 0; i < sizeof states / sizeof states[0]; i++) {
+			if (strcmp(a->state, states[i]) == 0)
+				break;
+		}
+		if (i == sizeof states / sizeof states[0]) {
+			fprintf(stderr, "stockcam jobs: --state %s: not one of "
+			    "queued, running, succeeded, failed, canceled\n",
+			    a->state);
+			return 0;
+		}
+	}
+	if (a->limit != NULL && (a->limit[0] < '1' || a->limit[0] > '9' ||
+	    strspn(a->limit, "0123456789") != strlen(a->limit) ||
+	    strlen(a->limit) > 6)) {
+		fprintf(stderr, "stockcam jobs: --limit %s: not a count of "
+		    "jobs\n", a->limit);
+		return 0;
+	}
+	return 1;
+}
+
 static int
 cmd_jobs(struct cmd_args *a)
 {
@@ -320,6 +353,8 @@ cmd_jobs(struct cmd_args *a)
 	char			 path[256], prog[64], age[16];
 	int			 rv;
 
+	if (!jobs_args_ok(a))
+		return CLIENT_USAGE;
 	snprintf(path, sizeof path, "/api/jobs?limit=%s%s%s",
 	    a->limit != NULL ? a->limit : "20",
 	    a->state != NULL ? "&state=" : "", a->state != NULL ? a->state : "");

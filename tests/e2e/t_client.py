@@ -124,8 +124,8 @@ def test_listing(srv):
     t.ok(rc == 0 and rows and all(r.split()[2] == "failed" for r in rows),
          "jobs --state failed: only failed jobs", out)
     rc, out, err = cli(srv, "jobs", "--state", "bogus")
-    t.ok(rc == 3 and "state" in err, "jobs --state bogus: the server's "
-         "refusal, exit 3", (rc, err))
+    t.ok(rc == 2 and "queued, running" in err, "jobs --state bogus: a "
+         "usage error naming the states, exit 2", (rc, err))
     first = api[-1]["id"]
     rc, out, err = cli(srv, "get", str(first))
     t.ok(rc == 0 and "state        succeeded" in out and "2/2" in out,
@@ -304,6 +304,11 @@ def test_down():
                        (["armstrong", "5"], "armstrong without TO"),
                        (["submit"], "submit without symbols"),
                        (["jobs", "--frob"], "an unknown option"),
+                       (["jobs", "--state", "running&limit=1"],
+                        "a --state that is no state"),
+                       (["jobs", "--limit", "0"], "a --limit of 0"),
+                       (["jobs", "--limit", "5x"], "a --limit that is "
+                        "not a number"),
                        (["health", "--server", "ftp://x"], "a server URL "
                         "that is not http")):
         p = subprocess.run([*command_prefix(), *args], capture_output=True,
