@@ -35,9 +35,13 @@ cmd_client_setup(const struct client *cl, void *curl)
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
 	    (long)CLIENT_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "stockcam/" PACKAGE_VERSION);
+	/* Here, so every request has it: calls, downloads, the watch. */
 	if (cl->user != NULL) {
 		curl_easy_setopt(curl, CURLOPT_USERPWD, cl->user);
 		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	} else if (cl->token != NULL) {
+		curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, cl->token);
+		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 	}
 }
 
@@ -65,19 +69,12 @@ sink_write(char *data, size_t size, size_t n, void *arg)
 }
 
 static struct curl_slist *
-client_headers(const struct client *cl, const char *body,
-    const char *const *extra)
+client_headers(const char *body, const char *const *extra)
 {
 	struct curl_slist	*h = NULL;
-	char			*line;
 
 	if (body != NULL)
 		h = curl_slist_append(h, "Content-Type: application/json");
-	if (cl->token != NULL) {
-		xasprintf(&line, "Authorization: Bearer %s", cl->token);
-		h = curl_slist_append(h, line);
-		free(line);
-	}
 	for (; extra != NULL && *extra != NULL; extra++)
 		h = curl_slist_append(h, *extra);
 	return h;
@@ -99,7 +96,7 @@ cmd_client_call(const struct client *cl, const char *method, const char *path,
 		return -1;
 	}
 	url = cmd_client_url(cl, path);
-	h = client_headers(cl, body, headers);
+	h = client_headers(body, headers);
 	cmd_client_setup(cl, curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);

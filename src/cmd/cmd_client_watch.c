@@ -198,13 +198,6 @@ sse_open(struct watch *w)
 		snprintf(hdr, sizeof hdr, "Last-Event-ID: %s", w->last_id);
 		w->sse_headers = curl_slist_append(NULL, hdr);
 	}
-	if (w->cl->token != NULL) {
-		char	*auth;
-
-		xasprintf(&auth, "Authorization: Bearer %s", w->cl->token);
-		w->sse_headers = curl_slist_append(w->sse_headers, auth);
-		free(auth);
-	}
 	curl_easy_setopt(w->sse, CURLOPT_URL, url);
 	curl_easy_setopt(w->sse, CURLOPT_HTTPHEADER, w->sse_headers);
 	curl_easy_setopt(w->sse, CURLOPT_WRITEFUNCTION, sse_write);

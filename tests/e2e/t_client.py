@@ -331,18 +331,26 @@ class OddServer:
         ("GET", "/api/jobs"): (200, {"jobs": [{}, {"id": "x"}]}),
         ("GET", "/api/health"): (200, {}),
         ("DELETE", "/api/jobs/1"): (200, {}),
+        ("GET", "/api/jobs/2"): (200, {"id": 2, "state": "succeeded",
+                                       "symbols": [{"symbol": "A",
+                                                    "state": "succeeded",
+                                                    "archive": "a.tgz"}]}),
+        ("GET", "/archives/a.tgz"): (200, {}),
     }
 
     def __init__(self):
         import http.server
         import threading
         replies = self.REPLIES
+        seen = self.seen = []   # (method, path, Authorization)
 
         class H(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
             def answer(self):
+                seen.append((self.command, self.path.split("?")[0],
+                             self.headers.get("Authorization")))
                 n = int(self.headers.get("Content-Length") or 0)
                 if n:
                     self.rfile.read(n)
@@ -383,6 +391,26 @@ def test_odd_server():
                  "odd replies: %s exits %r, no crash" % (
                      " ".join(args), p.returncode),
                  p.stderr.decode("utf-8", "replace")[-300:])
+        # STOCKCAM_TOKEN goes with every request: calls, downloads, and
+        # the watch's summary (the job is over: no event stream).
+        del odd.seen[:]
+        env = client_env(odd)
+        env["STOCKCAM_TOKEN"] = "t0ken"
+        out = tempfile.mkdtemp(prefix="stockcam-e2e-token-")
+        try:
+            for args in (["get", "2"], ["fetch", "2", "--out", out],
+                         ["watch", "2"]):
+                subprocess.run([*command_prefix(), *args],
+                               capture_output=True, env=env,
+                               timeout=scaled(30))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        paths = [p for _, p, _ in odd.seen]
+        bare = [(m, p, a) for m, p, a in odd.seen if a != "Bearer t0ken"]
+        t.ok(paths.count("/api/jobs/2") >= 3 and "/archives/a.tgz" in paths
+             and not bare, "STOCKCAM_TOKEN: every request carries the "
+             "bearer token (%d requests)" % len(odd.seen),
+             "paths=%r without=%r" % (paths, bare[:5]))
     finally:
         odd.close()
 
