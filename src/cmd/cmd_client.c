@@ -717,6 +717,12 @@ cmd_client_main(int argc, char **argv)
 			break;
 		}
 	}
+	/* Ctrl-C ended a transfer (client_progress): say so, exit 130. */
+	if (cmd_client_interrupted && rv != CLIENT_OK) {
+		if (rv != CLIENT_INTERRUPTED)
+			fprintf(stderr, "stockcam: interrupted\n");
+		rv = CLIENT_INTERRUPTED;
+	}
 	curl_global_cleanup();
 	free(a.cl.server);
 	return rv;

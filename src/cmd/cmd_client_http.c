@@ -28,10 +28,23 @@ cmd_client_url(const struct client *cl, const char *path)
 	return url;
 }
 
+/* Ctrl-C ends a transfer at once, unless it is the one that cleans up. */
+static int
+client_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct client	*cl = arg;
+
+	return cmd_client_interrupted && !cl->finishing;
+}
+
 void
 cmd_client_setup(const struct client *cl, void *curl)
 {
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, client_progress);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, cl);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
 	    (long)CLIENT_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "stockcam/" PACKAGE_VERSION);
@@ -114,8 +127,10 @@ cmd_client_call(const struct client *cl, const char *method, const char *path,
 		r->len = s.len;
 		r->json = json_loadb(r->body, r->len, 0, NULL);
 	} else {
-		fprintf(stderr, "stockcam: %s: %s\n", cl->server,
-		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+		if (rc != CURLE_ABORTED_BY_CALLBACK)	/* Ctrl-C: said once */
+			fprintf(stderr, "stockcam: %s: %s\n", cl->server,
+			    errbuf[0] != '\0' ? errbuf :
+			    curl_easy_strerror(rc));
 		free(s.buf);
 	}
 	curl_slist_free_all(h);
@@ -177,7 +192,7 @@ cmd_client_download(const struct client *cl, const char *path,
 	rc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	ok = fclose(f) == 0 && rc == CURLE_OK && status == 200;
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK && rc != CURLE_ABORTED_BY_CALLBACK)
 		fprintf(stderr, "stockcam: %s: %s\n", url, errbuf[0] != '\0' ?
 		    errbuf : curl_easy_strerror(rc));
 	else if (status != 200)

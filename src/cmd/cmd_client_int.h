@@ -24,6 +24,7 @@ struct client {
 	const char	*token;		/* STOCKCAM_TOKEN: a bearer token */
 	const char	*user;		/* --user NAME:PASSWORD */
 	int		 json;		/* --json: print what the server says */
+	int		 finishing;	/* Ctrl-C does not abort (a cancel) */
 };
 
 /* A reply: the status and the body (NUL-terminated), parsed if JSON. */

@@ -331,10 +331,12 @@ static void
 cancel_job(const struct client *cl, uint64_t id)
 {
 	struct client_reply	r;
+	struct client		c = *cl;
 	char			path[64];
 
+	c.finishing = 1;		/* after Ctrl-C: this one must go out */
 	snprintf(path, sizeof path, "/api/jobs/%" PRIu64, id);
-	if (cmd_client_call(cl, "DELETE", path, NULL, NULL, &r) == 0) {
+	if (cmd_client_call(&c, "DELETE", path, NULL, NULL, &r) == 0) {
 		if (r.status == 200)
 			fprintf(stderr, "stockcam: job %" PRIu64 " canceled\n",
 			    id);
@@ -453,8 +455,13 @@ cmd_client_watch(const struct client *cl, uint64_t id, int cancel_on_int)
 	memset(&p, 0, sizeof p);
 	w.cl = cl;
 	w.id = id;
-	if ((rv = first_look(&w)) != CLIENT_OK)
+	if ((rv = first_look(&w)) != CLIENT_OK) {
+		/* Ctrl-C ended the first look: the job is canceled all the
+		 * same. */
+		if (cmd_client_interrupted && cancel_on_int)
+			cancel_job(cl, id);
 		return rv;
+	}
 	w.down_since = now_s();		/* until the stream first opens */
 	p.tty = isatty(STDERR_FILENO);
 	p.last_plain = -PLAIN_EVERY_S;

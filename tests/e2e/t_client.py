@@ -336,7 +336,12 @@ class OddServer:
                                                     "state": "succeeded",
                                                     "archive": "a.tgz"}]}),
         ("GET", "/archives/a.tgz"): (200, {}),
+        ("GET", "/api/jobs/3"): (200, {"id": 3, "state": "succeeded",
+                                       "symbols": [{"symbol": "S",
+                                                    "state": "succeeded",
+                                                    "archive": "slow.tgz"}]}),
     }
+    SLOW = "/archives/slow.tgz"     # a byte every 0.1 s, for a minute
 
     def __init__(self):
         import http.server
@@ -354,6 +359,18 @@ class OddServer:
                 n = int(self.headers.get("Content-Length") or 0)
                 if n:
                     self.rfile.read(n)
+                if self.path == OddServer.SLOW:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "600")
+                    self.end_headers()
+                    try:
+                        for _ in range(600):
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except OSError:
+                        pass    # the client hung up: what we want
+                    return
                 st, obj = replies.get((self.command,
                                        self.path.split("?")[0]),
                                       (404, {}))
@@ -411,6 +428,31 @@ def test_odd_server():
              and not bare, "STOCKCAM_TOKEN: every request carries the "
              "bearer token (%d requests)" % len(odd.seen),
              "paths=%r without=%r" % (paths, bare[:5]))
+        # Ctrl-C in the middle of a download ends it at once.
+        out = tempfile.mkdtemp(prefix="stockcam-e2e-int-")
+        try:
+            p = subprocess.Popen([*command_prefix(), "fetch", "3", "--out",
+                                  out], env=client_env(odd),
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            poll(lambda: any(pa == OddServer.SLOW for _, pa, _ in odd.seen),
+                 timeout=10)
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            try:
+                _, err = p.communicate(timeout=scaled(10))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                _, err = p.communicate()
+            el = time.monotonic() - t0
+            left = os.listdir(out)
+            t.ok(p.returncode == 130 and el < scaled(5) and not left,
+                 "Ctrl-C during a download: exit 130 in %.1f s, no file "
+                 "left" % el, (p.returncode, err.decode()[-200:], left))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
     finally:
         odd.close()
 
