@@ -36,8 +36,10 @@ http_stream_start(struct http_request *req, int status,
 	    content_type);
 	evbuffer_add_buffer(out, req->out_headers);
 	evbuffer_add(out, "\r\n", 2);
-	if (req->method == HTTP_HEAD)
-		return 1;	/* GET's headers, and no stream */
+	if (req->method == HTTP_HEAD) {	/* GET's headers, and no stream */
+		bufferevent_enable(conn->bev, EV_WRITE);
+		return 1;
+	}
 	conn->state = HTTP_CONN_STREAMING;
 	/*
 	 * libevent sends at most 16 KiB per socket per loop pass: a 25 KB
