@@ -127,13 +127,34 @@ struct deferred {
 static void	api_jobs_list_reply(struct deferred *);
 static void	api_jobs_symbols_reply(struct deferred *, struct job *);
 
-/* ?view=summary: the job without its items. */
+/*
+ * Whether a reply of the job shows its items. ?view=summary or full
+ * says; without it a GET does, and so does the reply to a POST up to
+ * SYMBOLS_MAX symbols. A bigger job is answered with its summary: its
+ * client has just sent the symbols, and rendering 100,000 of them
+ * (11 MB) held the loop for 0.3 s.
+ */
 static int
-summary_view(struct http_request *req)
+detail_view(struct http_request *req, const struct job *job)
 {
 	const char	*v = http_request_query(req, "view");
 
-	return v != NULL && strcmp(v, "summary") == 0;
+	if (v != NULL)
+		return strcmp(v, "summary") != 0;
+	return http_request_method(req) != HTTP_POST ||
+	    stockjob_symbol_count(job) <= SYMBOLS_MAX;
+}
+
+/* 1, and the 400 sent, if ?view= is neither summary nor full. */
+static int
+bad_view(struct http_request *req)
+{
+	const char	*v = http_request_query(req, "view");
+
+	if (v == NULL || strcmp(v, "summary") == 0 || strcmp(v, "full") == 0)
+		return 0;
+	reply_problem(req, 400, "view: '%s' is not summary or full", v);
+	return 1;
 }
 
 static void
@@ -168,7 +189,7 @@ deferred_synced(void *arg)
 				api_jobs_symbols_reply(d, job);
 			else
 				render_reply_job(d->api->render, d->req,
-				    d->status, job, !summary_view(d->req));
+				    d->status, job, detail_view(d->req, job));
 		}
 	}
 	free(d);
@@ -517,6 +538,8 @@ api_jobs_post(struct http_request *req, const struct router_params *params,
 		reply_problem(req, 415, "send the job as application/json");
 		return;
 	}
+	if (bad_view(req))
+		return;
 	key = http_request_header(req, "Idempotency-Key");
 	if (key != NULL && *key == '\0') {
 		reply_problem(req, 400, "Idempotency-Key is empty; send a "
@@ -636,12 +659,8 @@ api_jobs_get(struct http_request *req, const struct router_params *params,
 
 	if ((job = find_job(api, req, params)) == NULL)
 		return;
-	if ((vs = http_request_query(req, "view")) != NULL &&
-	    strcmp(vs, "summary") != 0 && strcmp(vs, "full") != 0) {
-		reply_problem(req, 400, "view: '%s' is not summary or full",
-		    vs);
+	if (bad_view(req))
 		return;
-	}
 	if ((ws = http_request_query(req, "wait")) == NULL) {
 		api_jobs_reply(api, req, 200, job);
 		return;

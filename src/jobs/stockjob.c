@@ -55,15 +55,18 @@ stockjob_record(struct stockjob *sj, const char *const *symbols,
 {
 	struct stock	*sk;
 	unsigned	 i;
+	size_t		 len;
 
 	sk = xcalloc(1, sizeof *sk);
 	sk->engine = sj;
 	sk->nsym = n;
 	sk->syms = xcalloc(n, sizeof *sk->syms);
 	for (i = 0; i < n; i++) {
+		/* Not snprintf: a third of the job's cost at 100,000. */
+		len = strnlen(symbols[i], sizeof sk->syms[i].name - 1);
+		memcpy(sk->syms[i].name, symbols[i], len);
+		sk->syms[i].name[len] = '\0';
 		sk->syms[i].stock = sk;
-		snprintf(sk->syms[i].name, sizeof sk->syms[i].name, "%s",
-		    symbols[i]);
 		sk->syms[i].state = SYM_QUEUED;
 	}
 	sk->count[SYM_QUEUED] = n;
@@ -97,24 +100,47 @@ stockjob_queue(struct stock *sk)
 }
 
 
+/*
+ * The spec a job is stored with, {"symbols":[...]}, written straight
+ * out: a symbol has only characters JSON never escapes (names.h), and
+ * building 100,000 JSON strings to dump them cost the loop 12 ms more.
+ */
+static char *
+stockjob_spec(const char *const *symbols, unsigned n)
+{
+	static const char head[] = "{\"symbols\":[", tail[] = "]}";
+	size_t		 len = sizeof head + sizeof tail, off, sl;
+	unsigned	 i;
+	char		*spec;
+
+	for (i = 0; i < n; i++)
+		len += strlen(symbols[i]) + 3;		/* "",  */
+	spec = xmalloc(len);
+	memcpy(spec, head, sizeof head - 1);
+	off = sizeof head - 1;
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			spec[off++] = ',';
+		sl = strlen(symbols[i]);
+		spec[off++] = '"';
+		memcpy(spec + off, symbols[i], sl);
+		off += sl;
+		spec[off++] = '"';
+	}
+	memcpy(spec + off, tail, sizeof tail);		/* with its NUL */
+	return spec;
+}
+
 int
 stockjob_submit(struct stockjob *sj, const char *const *symbols,
     unsigned n, const char *idem_key, const char *idem_request,
     job_created_fn *fn, void *arg)
 {
 	struct stock	*sk;
-	json_t		*arr, *obj;
 	char		*spec;
-	unsigned	 i;
 	int		 error;
 
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_string(symbols[i]));
-	obj = json_pack("{s:o}", "symbols", arr);
-	if (obj == NULL || (spec = json_dumps(obj, JSON_COMPACT)) == NULL)
-		fatalx("stockjob: json_dumps");
-	json_decref(obj);
+	spec = stockjob_spec(symbols, n);
 	sk = stockjob_record(sj, symbols, n);
 	error = job_create(sj->jobs, &stockjob_kind, sk, n, spec, idem_key,
 	    idem_request, fn, arg);
@@ -340,6 +366,17 @@ stockjob_query_match(const struct symbol *sym, const struct stockjob_query *q)
 {
 	return (q->state < 0 || (int)sym->state == q->state) &&
 	    (q->q == NULL || strcasestr(sym->name, q->q) != NULL);
+}
+
+unsigned
+stockjob_symbol_count(const struct job *job)
+{
+	const struct stock	*sk;
+
+	if (strcmp(job_type(job), stockjob_kind.name) != 0)
+		return 0;
+	sk = job->data;
+	return sk->nsym;
 }
 
 json_t *

@@ -76,6 +76,9 @@ int		 stockjob_symbol_xml(const struct job *, const char *symbol,
 void		 stockjob_watch_archives(struct stockjob *,
 		    archiver_packed_fn *fn, void *arg);
 
+/* The number of symbols of a stock job; 0 for a job of another kind. */
+unsigned	 stockjob_symbol_count(const struct job *);
+
 /* Which of a stock job's symbols stockjob_symbols_json lists. */
 struct stockjob_query {
 	size_t		 offset, limit;

@@ -349,6 +349,20 @@ def test_views(up):
              "them all")
         st, hd, body, j = request_json(srv, "GET", "/api/jobs/%d?view=x" % jid)
         check_problem(t, "summary: a bad view", st, hd, body, 400)
+        # A POST's reply takes the same views.
+        doc = {"symbols": ["PVA", "PVB"]}
+        st, hd, body, j = request_json(srv, "POST", "/api/jobs?view=summary",
+                                       doc)
+        t.ok(st == 202 and "symbols" not in j and
+             j["progress"]["total"] == 2,
+             "summary: POST ?view=summary answers the summary", j)
+        if st == 202:
+            wait_job(srv, j["id"])
+        st, hd, body, j = request_json(srv, "POST", "/api/jobs?view=x", doc)
+        check_problem(t, "summary: POST with a bad view", st, hd, body, 400)
+        st, hd, body, jobs = request_json(srv, "GET", "/api/jobs?limit=100")
+        t.is_(len(jobs.get("jobs", [])), 3, "summary: the refused POST made "
+              "no job", jobs)
         st, hd, body, p = request_json(srv, "GET",
                                        "/api/jobs/%d/symbols?limit=10" % jid)
         t.ok(st == 200 and p["total"] == 32 and len(p["symbols"]) == 10 and
