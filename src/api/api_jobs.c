@@ -14,7 +14,6 @@
 #include "config.h"
 
 #include <sys/queue.h>
-#include <sys/statvfs.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -35,6 +34,7 @@
 #include "jobs/jobs.h"
 #include "jobs/searchjob.h"
 #include "jobs/stockjob.h"
+#include "lib/fsfree.h"
 #include "lib/log.h"
 #include "lib/strset.h"
 #include "lib/xmalloc.h"
@@ -229,13 +229,11 @@ api_jobs_reply(struct api_jobs *api, struct http_request *req, int status,
 static int
 disk_short(struct api_jobs *api, struct http_request *req)
 {
-	struct statvfs	sv;
 	uint64_t	avail;
 
-	if (api->disk_reserve == 0 || api->disk_dir == NULL ||
-	    statvfs(api->disk_dir, &sv) != 0)
+	if (api->disk_reserve == 0 || api->disk_dir == NULL)
 		return 0;
-	avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	avail = fs_free_bytes(api->disk_dir);	/* unknown: UINT64_MAX */
 	if (avail >= api->disk_reserve)
 		return 0;
 	http_reply_header(req, "Retry-After", "30");

@@ -14,7 +14,6 @@
 #include "config.h"
 
 #include <sys/queue.h>
-#include <sys/statvfs.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 
 #include "jobs/jobs_kind.h"
 #include "jobs/stockjob_int.h"
+#include "lib/fsfree.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
@@ -322,12 +322,8 @@ stockjob_unqueue(struct stock *sk)
 static int
 stockjob_has_room(struct stockjob *sj, uint64_t *avail)
 {
-	struct statvfs	sv;
-
-	if (statvfs(sj->wd.archive_dir, &sv) != 0)
-		*avail = UINT64_MAX;	/* unknown: the archiver will tell */
-	else
-		*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	/* Unknown (UINT64_MAX): the archiver will tell. */
+	*avail = fs_free_bytes(sj->wd.archive_dir);
 	if (archiver_short_of_room(sj->archiver))
 		return 0;
 	return *avail >= sj->cfg.min_free_space / 2;
