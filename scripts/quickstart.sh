@@ -25,6 +25,18 @@ TEST_PACKAGES="valgrind libxml2-utils clang libclang-rt-14-dev chromium"
 
 say() { printf '== %s\n' "$*" >&2; }
 
+# find_sudo WHAT: $sudo is how to run a command as root, for WHAT.
+find_sudo() {
+	if [ "$(id -u)" -eq 0 ]; then
+		sudo=""
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo="sudo"
+	else
+		echo "quickstart: need root (or sudo) to $1" >&2
+		exit 1
+	fi
+}
+
 install_missing() {
 	missing=""
 	for p in "$@"; do
@@ -35,14 +47,7 @@ install_missing() {
 	done
 	[ -z "$missing" ] && return 0
 	say "installing:$missing"
-	if [ "$(id -u)" -eq 0 ]; then
-		sudo=""
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo="sudo"
-	else
-		echo "quickstart: need root (or sudo) to install:$missing" >&2
-		exit 1
-	fi
+	find_sudo "install:$missing"
 	$sudo apt-get update -qq
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
@@ -63,6 +68,39 @@ browser_deps() {
 		(cd "$b" && npm ci --no-audit --no-fund >/dev/null)
 		touch "$b/node_modules"
 	fi
+}
+
+# promtool, for the metrics test: Debian's prometheus package holds it,
+# but installing that package would also start a Prometheus server on
+# the machine, so only its promtool is unpacked, into tests/tools/bin.
+promtool_dep() {
+	dest="$top/tests/tools"
+	if ! command -v promtool >/dev/null 2>&1 &&
+	    [ ! -x "$dest/bin/promtool" ]; then
+		say "unpacking promtool (Debian's prometheus) into tests/tools"
+		tmp=$(mktemp -d)
+		# No package lists yet (a fresh image): fetch them once.
+		if ! (cd "$tmp" && apt-get download prometheus \
+		    >/dev/null 2>&1); then
+			find_sudo "update the package lists"
+			$sudo apt-get update -qq
+		fi
+		if ! (cd "$tmp" && apt-get download prometheus \
+		    >/dev/null 2>&1); then
+			rm -rf "$tmp"
+			echo "quickstart: cannot download Debian's prometheus" \
+			    "package (for promtool)" >&2
+			exit 1
+		fi
+		dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+		mkdir -p "$dest/bin"
+		cp "$tmp/x/usr/bin/promtool" "$dest/bin/promtool"
+		rm -rf "$tmp"
+	fi
+	# For every suite, distcheck's copy of the tree too.
+	STOCKCAM_PROMTOOL=$(command -v promtool 2>/dev/null ||
+	    echo "$dest/bin/promtool")
+	export STOCKCAM_PROMTOOL
 }
 
 bootstrap() {
@@ -171,6 +209,7 @@ case "$cmd" in
 deps)
 	install_missing $PACKAGES $TEST_PACKAGES
 	browser_deps
+	promtool_dep
 	;;
 run)
 	install_missing $PACKAGES
@@ -182,6 +221,7 @@ run)
 test)
 	install_missing $PACKAGES $TEST_PACKAGES
 	browser_deps
+	promtool_dep
 	bootstrap
 	build build
 	suite plain build check

@@ -26,6 +26,7 @@
 #include "api/api_events.h"
 #include "api/api_files.h"
 #include "api/api_jobs.h"
+#include "api/api_metrics.h"
 #include "api/assets.h"
 #include "api/synthetic.h"
 #include "camera/camera.h"
@@ -67,6 +68,7 @@ struct app {
 	struct camera		*camera;
 	struct api_camera	*api_camera;
 	struct api_events	*api_events;
+	struct api_metrics	*api_metrics;
 	struct http_server	*http;
 	struct api_server	 figures;
 };
@@ -233,9 +235,11 @@ main(int argc, char **argv)
 	app.figures.cpu_pool = app.cpu_pool;
 	app.figures.jobs = app.jobs;
 	app.figures.stock = app.stock;
+	app.figures.store = app.store;
 	app.figures.max_symbols = opt.max_symbols;
 	app.figures.max_body_size = opt.http.max_body_size;
 	api_register(app.router, &app.figures);
+	app.api_metrics = api_metrics_register(app.router, &app.figures);
 	app.api_jobs = api_jobs_register(app.router, app.base, app.jobs,
 	    app.stock, app.search, opt.max_symbols);
 	app.figures.api_jobs = app.api_jobs;
@@ -254,6 +258,7 @@ main(int argc, char **argv)
 	}
 	app.api_camera = api_camera_register(app.router, app.camera,
 	    opt.max_viewers);
+	app.figures.api_camera = app.api_camera;
 	app.api_events = api_events_register(app.router, app.base,
 	    &app.figures, app.api_camera);
 	app.assets = assets_register(app.router);
@@ -294,6 +299,7 @@ out:
 	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
 	api_events_forget_camera(app.api_events);
+	app.figures.api_camera = NULL;
 	api_camera_free(app.api_camera);	/* its viewers are closed */
 	camera_free(app.camera);
 	if (app.jobs != NULL)
@@ -313,6 +319,7 @@ out:
 	stockjob_free(app.stock);
 	api_events_free(app.api_events);	/* after what it watches */
 	api_files_free(app.api_files);
+	api_metrics_free(app.api_metrics);
 	api_jobs_free(app.api_jobs);
 	pool_free(app.cpu_pool);
 	pool_free(app.convert_pool);

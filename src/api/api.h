@@ -7,11 +7,14 @@
 
 #include <jansson.h>
 
+struct api_camera;
+struct api_jobs;
 struct http_server;
 struct jobs;
 struct pool;
 struct router;
 struct stockjob;
+struct store;
 
 /* What the figures are read from, at each request; owned by the caller. */
 struct api_server {
@@ -23,6 +26,8 @@ struct api_server {
 	struct pool		*fetch_pool;
 	struct pool		*convert_pool;
 	struct pool		*cpu_pool;
+	struct store		*store;		/* NULL: not shown */
+	struct api_camera	*api_camera;	/* NULL: not shown */
 	unsigned		 max_symbols;	/* for /api/config */
 	size_t			 max_body_size;
 };

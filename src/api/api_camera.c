@@ -15,7 +15,9 @@
 
 #include <sys/queue.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -29,6 +31,7 @@
 #include "http/router.h"
 #include "lib/log.h"
 #include "lib/mono.h"
+#include "lib/prom.h"
 #include "lib/xmalloc.h"
 
 struct api_camera {
@@ -37,6 +40,8 @@ struct api_camera {
 	LIST_HEAD(, viewer)	 viewers;
 	unsigned		 nviewers;
 	uint64_t		 viewers_total;
+	uint64_t		 frames_sent;	/* to all viewers, ever */
+	uint64_t		 frames_skipped;
 };
 
 struct viewer {
@@ -69,6 +74,7 @@ viewer_frame(struct frame *f, void *arg)
 	/* Still sending the last one: skip to the next frame. */
 	if (http_stream_pending(vw->req) > 0) {
 		vw->skipped++;
+		vw->api->frames_skipped++;
 		return;
 	}
 	/*
@@ -86,6 +92,7 @@ viewer_frame(struct frame *f, void *arg)
 	http_stream_write_ref(vw->req, MULTIPART_TAIL,
 	    sizeof MULTIPART_TAIL - 1, NULL, NULL);
 	vw->sent++;
+	vw->api->frames_sent++;
 }
 
 static void
@@ -214,6 +221,59 @@ api_camera_json(struct api_camera *api)
 	if (o == NULL)
 		fatalx("api_camera: cannot build the /api/camera reply");
 	return o;
+}
+
+void
+api_camera_metrics(struct api_camera *api, struct evbuffer *b)
+{
+	struct camera_stats	 st;
+	const char		*name;
+	char			 labels[64];
+	unsigned		 i;
+
+	camera_stats(api->cam, &st);
+	prom_family(b, "stockcam_camera_viewers", "gauge",
+	    "Viewers of the MJPEG stream now.");
+	prom_u64(b, "stockcam_camera_viewers", NULL, api->nviewers);
+	prom_family(b, "stockcam_camera_viewers_total", "counter",
+	    "Viewers that started watching.");
+	prom_u64(b, "stockcam_camera_viewers_total", NULL,
+	    api->viewers_total);
+	prom_family(b, "stockcam_camera_frames_captured_total", "counter",
+	    "Frames taken from the source.");
+	prom_u64(b, "stockcam_camera_frames_captured_total", NULL,
+	    st.frames_captured);
+	prom_family(b, "stockcam_camera_frames_encoded_total", "counter",
+	    "Frames encoded to JPEG (the rest came as JPEG already).");
+	prom_u64(b, "stockcam_camera_frames_encoded_total", NULL,
+	    st.frames_encoded);
+	prom_family(b, "stockcam_camera_frames_sent_total", "counter",
+	    "Frames queued to viewers, summed over viewers.");
+	prom_u64(b, "stockcam_camera_frames_sent_total", NULL,
+	    api->frames_sent);
+	prom_family(b, "stockcam_camera_frames_skipped_total", "counter",
+	    "Frames a viewer skipped, still sending the one before.");
+	prom_u64(b, "stockcam_camera_frames_skipped_total", NULL,
+	    api->frames_skipped);
+	prom_family(b, "stockcam_camera_frames_dropped_total", "counter",
+	    "Frames replaced before the loop took them.");
+	prom_u64(b, "stockcam_camera_frames_dropped_total", NULL,
+	    st.frames_dropped);
+	prom_family(b, "stockcam_camera_source_failures_total", "counter",
+	    "Times the source failed.");
+	prom_u64(b, "stockcam_camera_source_failures_total", NULL,
+	    st.failures);
+	prom_family(b, "stockcam_camera_encode_duration_seconds",
+	    "histogram", "Time to encode one frame to JPEG.");
+	prom_histo(b, "stockcam_camera_encode_duration_seconds", NULL,
+	    &st.encode_time);
+	prom_family(b, "stockcam_camera_source_state", "gauge",
+	    "The source's state: 1 for the one it is in.");
+	for (i = 0; (name = camera_state_name(i)) != NULL; i++) {
+		snprintf(labels, sizeof labels, "state=\"%s\"", name);
+		prom_u64(b, "stockcam_camera_source_state", labels,
+		    strcmp(name, st.state) == 0);
+	}
 }
 
 static void

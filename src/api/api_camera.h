@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 struct api_camera;
+struct evbuffer;
 struct camera;
 struct router;
 
@@ -13,6 +14,8 @@ struct api_camera *api_camera_register(struct router *, struct camera *cam,
 		    unsigned max_viewers);
 /* The figures of /api/camera, without the list of viewers. */
 json_t		*api_camera_json(struct api_camera *);
+/* The camera's figures as Prometheus text, appended to b. */
+void		 api_camera_metrics(struct api_camera *, struct evbuffer *b);
 /* After the HTTP server is gone (its close callbacks end the viewers). */
 void		 api_camera_free(struct api_camera *);
 

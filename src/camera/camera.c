@@ -41,6 +41,13 @@ static const char *state_names[] = {
 	"idle", "starting", "live", "stalled", "failed"
 };
 
+const char *
+camera_state_name(unsigned i)
+{
+	return i < sizeof state_names / sizeof state_names[0] ?
+	    state_names[i] : NULL;
+}
+
 static void
 want(struct camera *cam, int delta)
 {
@@ -138,6 +145,7 @@ camera_stats(struct camera *cam, struct camera_stats *st)
 	st->failures = cam->failures;
 	st->encode_ms = cam->encoded > 0 ? (double)cam->encode_ns /
 	    (double)cam->encoded / 1e6 : 0.0;
+	st->encode_time = cam->encode_time;
 	pthread_mutex_unlock(&cam->lock);
 }
 
@@ -161,6 +169,7 @@ camera_new(struct event_base *base, const struct camera_config *cfg,
 	int			 error;
 
 	cam = xcalloc(1, sizeof *cam);
+	histo_init(&cam->encode_time, histo_frame_s, HISTO_FRAME_N);
 	if ((cam->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		fatal("camera: eventfd");
 	if ((cam->src = camsrc_new(cfg->source, cam->cancel_fd, err,

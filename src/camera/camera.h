@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "camera/camsrc.h"
+#include "lib/histo.h"
 
 struct camera;
 struct camera_sub;
@@ -35,6 +36,7 @@ struct camera_stats {
 	uint64_t	 frames_captured, frames_encoded, frames_passed;
 	uint64_t	 frames_placeholder, frames_dropped, failures;
 	double		 encode_ms;	/* mean per encoded frame */
+	struct histo	 encode_time;	/* seconds per encoded frame */
 };
 
 /*
@@ -57,6 +59,8 @@ struct camera_sub *camera_subscribe(struct camera *, camera_frame_fn *fn,
 void		 camera_unsubscribe(struct camera_sub *);
 /* Fills *st with the camera's figures. */
 void		 camera_stats(struct camera *, struct camera_stats *st);
+/* The names camera_stats gives its state: 0, 1, ... until NULL. */
+const char	*camera_state_name(unsigned);
 /* Stops the thread and ends what subscriptions are left. */
 void		 camera_free(struct camera *);
 

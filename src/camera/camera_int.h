@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "camera/camsrc.h"
+#include "lib/histo.h"
 
 struct frame;
 struct camera_sub;
@@ -41,6 +42,7 @@ struct camera {
 	uint64_t		 captured, encoded, passed, placeholders;
 	uint64_t		 replaced, failures, published;
 	uint64_t		 encode_ns;
+	struct histo		 encode_time;	/* seconds per frame */
 
 	int			 efd;		/* wakes the loop: a frame */
 	struct event		*ev;

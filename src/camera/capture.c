@@ -205,6 +205,7 @@ deliver_frame(struct capture *cap, const struct camsrc_frame *sf)
 	else {
 		cam->encoded++;
 		cam->encode_ns += (uint64_t)(mono_diff_s(&t0, &t1) * 1e9);
+		histo_observe(&cam->encode_time, mono_diff_s(&t0, &t1));
 	}
 	camsrc_geometry(cam->src, &cam->width, &cam->height, &fps);
 	cam->fps = fps;

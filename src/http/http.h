@@ -65,6 +65,9 @@ void		 http_server_adopt(struct http_server *, int fd,
 /* Copies the server's counters. */
 void		 http_server_get_stats(const struct http_server *,
 		    struct http_stats *);
+/* The server's figures as Prometheus text (prom.h) appended to b. */
+void		 http_metrics_write(const struct http_server *,
+		    struct evbuffer *b);
 /* Closes every connection (close callbacks run) and frees the server. */
 void		 http_server_free(struct http_server *);
 
@@ -84,6 +87,9 @@ const char	*http_request_query(const struct http_request *, const char *);
 const char	*http_request_header(const struct http_request *, const char *);
 /* The body, NUL-terminated ("" when none); its length in *len. */
 const char	*http_request_body(const struct http_request *, size_t *len);
+/* The route the request is counted under: a router pattern, kept. */
+void		 http_request_set_route(struct http_request *,
+		    const char *route);
 /* The client's "host:port", for logs. */
 const char	*http_request_peer(const struct http_request *);
 

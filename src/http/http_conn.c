@@ -70,6 +70,7 @@ conn_dispatch(struct http_conn *conn)
 
 	evtimer_del(conn->timer);
 	conn->state = HTTP_CONN_HANDLING;
+	http_metrics_dispatched(conn->srv, req);
 	conn->srv->handler(req, conn->srv->handler_arg);
 }
 

@@ -28,6 +28,7 @@ struct bufferevent;
 struct event;
 struct evconnlistener;
 struct evkeyvalq;
+struct http_metrics;
 
 enum http_conn_state {
 	HTTP_CONN_IDLE,
@@ -58,6 +59,8 @@ struct http_request {
 	http_drain_fn		*drain_cb;	/* streaming: output drained */
 	void			*drain_arg;
 	struct timespec		 started;
+	const char		*route;		/* its router pattern, or NULL */
+	int			 inflight;	/* counted in srv->inflight */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -113,6 +116,8 @@ struct http_server {
 	char			 date[64];
 
 	struct http_stats	 stats;
+	uint64_t		 inflight;	/* dispatched, not answered */
+	struct http_metrics	*metrics;	/* http_metrics.c */
 };
 
 /* Sets up a connection on fd (which it then owns) and starts reading. */
@@ -136,6 +141,19 @@ int		 http_request_parse(struct http_request *, size_t len,
 /* Logs the request's access line with the reply's status and length. */
 void		 http_request_log(struct http_request *, int status,
 		    size_t len);
+
+/*
+ * http_metrics.c: every reply is counted once, req NULL for a connection
+ * refused at accept; a request handed to its handler is in flight until
+ * its reply or, when it is freed unanswered, until forgotten.
+ */
+void		 http_metrics_init(struct http_server *);
+void		 http_metrics_free(struct http_server *);
+void		 http_metrics_count(struct http_server *, struct http_request *,
+		    int status);
+void		 http_metrics_dispatched(struct http_server *,
+		    struct http_request *);
+void		 http_metrics_forget(struct http_server *, struct http_request *);
 
 /* The Date header value, formatted once a second. */
 const char	*http_server_date(struct http_server *);

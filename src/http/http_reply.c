@@ -70,9 +70,7 @@ http_reply_buffer(struct http_request *req, int status,
 	size_t			 len = evbuffer_get_length(body);
 	int			 no_body;
 
-	srv->stats.requests++;
-	if (status >= 100 && status < 600)
-		srv->stats.by_class[status / 100]++;
+	http_metrics_count(srv, req, status);
 	http_request_log(req, status, len);
 
 	if (conn == NULL) {		/* the client left first */

@@ -66,6 +66,7 @@ http_request_new(struct http_conn *conn)
 void
 http_request_free(struct http_request *req)
 {
+	http_metrics_forget(req->srv, req);
 	if (req->query != NULL) {
 		evhttp_clear_headers(req->query);
 		free(req->query);
@@ -82,6 +83,12 @@ enum http_method
 http_request_method(const struct http_request *req)
 {
 	return req->method;
+}
+
+void
+http_request_set_route(struct http_request *req, const char *route)
+{
+	req->route = route;
 }
 
 const char *

@@ -128,8 +128,7 @@ reject_conn(struct http_server *srv, int fd, const char *reply, size_t len)
 	ssize_t			 unused;
 
 	srv->stats.conns_rejected++;
-	srv->stats.requests++;
-	srv->stats.by_class[5]++;
+	http_metrics_count(srv, NULL, 503);
 	unused = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)unused;	/* a full socket buffer just means no reply */
 	if (srv->nrejects >= HTTP_MAX_REJECTS || fd >= srv->fd_ceiling) {
@@ -274,8 +273,7 @@ accept_with_spare(struct http_server *srv, struct evconnlistener *l)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
 			srv->stats.conns_rejected++;
-			srv->stats.requests++;
-			srv->stats.by_class[5]++;
+			http_metrics_count(srv, NULL, 503);
 			unused = send(fd, srv->reject_reply, srv->reject_len,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
 			/*
@@ -397,6 +395,7 @@ http_server_new(struct event_base *base, const struct http_limits *limits,
 	srv->handler_arg = arg;
 	TAILQ_INIT(&srv->conns);
 	LIST_INIT(&srv->rejects);
+	http_metrics_init(srv);
 
 	timeval_from_ms(&tv, limits->request_timeout_ms);
 	srv->request_tv = event_base_init_common_timeout(base, &tv);
@@ -451,6 +450,7 @@ http_server_free(struct http_server *srv)
 		close(srv->spare_fd);
 	free(srv->reject_reply);
 	free(srv->client_reply);
+	http_metrics_free(srv);
 	free(srv);
 }
 

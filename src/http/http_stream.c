@@ -22,8 +22,7 @@ http_stream_start(struct http_request *req, int status,
 	struct http_server	*srv = req->srv;
 	struct evbuffer		*out;
 
-	srv->stats.requests++;
-	srv->stats.by_class[status / 100]++;
+	http_metrics_count(srv, req, status);
 	http_request_log(req, status, 0);
 	if (conn == NULL)
 		return -1;

@@ -19,7 +19,9 @@
 
 struct route {
 	unsigned	 methods;
-	char		*pattern;
+	char		*pattern;	/* split in place: NULs for slashes */
+	char		*label;		/* the pattern, one per distinct one */
+	int		 owns_label;
 	unsigned	 nsegs;
 	char		*segs[ROUTER_MAX_SEGMENTS];
 	router_fn	*fn;
@@ -109,8 +111,11 @@ router_free(struct router *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->n; i++)
+	for (i = 0; i < r->n; i++) {
 		free(r->routes[i].pattern);
+		if (r->routes[i].owns_label)
+			free(r->routes[i].label);
+	}
 	free(r->routes);
 	free(r);
 }
@@ -120,9 +125,16 @@ router_add(struct router *r, unsigned methods, const char *pattern,
     router_fn *fn, void *arg)
 {
 	struct route	*rt;
+	char		*label = NULL;
+	unsigned	 i;
 
 	if (pattern[0] != '/')
 		fatalx("router: pattern %s is not absolute", pattern);
+	/* A pattern routed for several methods has one label: one series. */
+	for (i = 0; i < r->n && label == NULL; i++) {
+		if (strcmp(r->routes[i].label, pattern) == 0)
+			label = r->routes[i].label;
+	}
 	r->routes = xreallocarray(r->routes, r->n + 1, sizeof *r->routes);
 	rt = &r->routes[r->n++];
 	memset(rt, 0, sizeof *rt);
@@ -130,6 +142,11 @@ router_add(struct router *r, unsigned methods, const char *pattern,
 		methods |= HTTP_HEAD;
 	rt->methods = methods;
 	rt->pattern = xstrdup(pattern);
+	if (label == NULL) {
+		label = xstrdup(pattern);
+		rt->owns_label = 1;
+	}
+	rt->label = label;
 	if (split_path(rt->pattern, rt->segs, &rt->nsegs) != 0)
 		fatalx("router: pattern %s has too many segments", pattern);
 	rt->fn = fn;
@@ -162,10 +179,14 @@ router_matches(const struct route *rt, char **segs, unsigned nsegs,
 	return 1;
 }
 
-router_fn *
-router_match(const struct router *r, enum http_method method,
-    const char *path, struct router_params *params, void **arg,
-    unsigned *allowed)
+/*
+ * The route for method and path, or NULL; *allowed as router_match
+ * says, and *seen the first route of the path whatever its methods.
+ */
+static const struct route *
+router_find(const struct router *r, enum http_method method,
+    const char *path, struct router_params *params, unsigned *allowed,
+    const struct route **seen)
 {
 	struct router_params	 tmp;
 	char			*segs[ROUTER_MAX_SEGMENTS];
@@ -173,6 +194,7 @@ router_match(const struct router *r, enum http_method method,
 	size_t			 len = strlen(path);
 
 	*allowed = 0;
+	*seen = NULL;
 	memset(params, 0, sizeof *params);
 	if (len >= sizeof params->buf)
 		return NULL;
@@ -194,15 +216,30 @@ router_match(const struct router *r, enum http_method method,
 		if (!router_matches(rt, segs, nsegs, &tmp))
 			continue;
 		*allowed |= rt->methods;
+		if (*seen == NULL)
+			*seen = rt;
 		if (rt->methods & method) {
 			params->n = tmp.n;
 			memcpy(params->names, tmp.names, sizeof tmp.names);
 			memcpy(params->values, tmp.values, sizeof tmp.values);
-			*arg = rt->arg;
-			return rt->fn;
+			return rt;
 		}
 	}
 	return NULL;
+}
+
+router_fn *
+router_match(const struct router *r, enum http_method method,
+    const char *path, struct router_params *params, void **arg,
+    unsigned *allowed)
+{
+	const struct route	*rt, *seen;
+
+	if ((rt = router_find(r, method, path, params, allowed, &seen)) ==
+	    NULL)
+		return NULL;
+	*arg = rt->arg;
+	return rt->fn;
 }
 
 const char *
@@ -247,16 +284,19 @@ void
 router_dispatch(const struct router *r, struct http_request *req)
 {
 	struct router_params	 params;
-	router_fn		*fn;
-	void			*arg = NULL;
+	const struct route	*rt, *seen;
 	unsigned		 allowed;
 	char			 allow[128], *detail;
 	enum http_method	 method = http_request_method(req);
 
-	fn = router_match(r, method, http_request_path(req), &params, &arg,
-	    &allowed);
-	if (fn != NULL) {
-		fn(req, &params, arg);
+	rt = router_find(r, method, http_request_path(req), &params, &allowed,
+	    &seen);
+	/* Its figures go under the pattern, a 405 too (a 404 has none). */
+	if (seen != NULL)
+		http_request_set_route(req, rt != NULL ? rt->label :
+		    seen->label);
+	if (rt != NULL) {
+		rt->fn(req, &params, rt->arg);
 		return;
 	}
 	if (allowed == 0) {

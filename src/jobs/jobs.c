@@ -44,7 +44,6 @@
 #include "lib/xmalloc.h"
 
 #define JOBS_BUCKETS	1024
-#define JOBS_KINDS	4
 
 static const char *const jobs_state_names[JOB_NSTATES] = {
 	"queued", "running", "succeeded", "failed", "canceled"
@@ -91,6 +90,7 @@ struct jobs {
 	struct {
 		const struct job_kind	*kind;
 		void			*engine;
+		struct jobs_kind_stats	 stats;
 	}			 kinds[JOBS_KINDS];
 	unsigned		 nkinds;
 	struct job_list		 all;		/* newest first */
@@ -153,6 +153,19 @@ job_state_parse(const char *name)
 			return i;
 	}
 	return -1;
+}
+
+/* The figures of a kind, NULL for one never added (tests). */
+static struct jobs_kind_stats *
+jobs_kind_stats(struct jobs *js, const struct job_kind *kind)
+{
+	unsigned	i;
+
+	for (i = 0; i < js->nkinds; i++) {
+		if (js->kinds[i].kind == kind)
+			return &js->kinds[i].stats;
+	}
+	return NULL;
 }
 
 static void
@@ -455,6 +468,7 @@ jobs_created(void *arg, int error, uint64_t id)
 	struct job_creation	*c = arg;
 	struct jobs		*js = c->jobs;
 	struct job		*job = NULL;
+	struct jobs_kind_stats	*ks;
 
 	if (error != 0) {
 		js->pending -= c->units;
@@ -470,6 +484,8 @@ jobs_created(void *arg, int error, uint64_t id)
 		job->idem_request = c->idem_request;
 		c->idem_key = c->idem_request = NULL;
 		js->created++;
+		if ((ks = jobs_kind_stats(js, job->kind)) != NULL)
+			ks->submitted++;
 		job->kind->begin(job);
 		job_notice(job, JOB_EV_CREATED);
 	}
@@ -522,6 +538,9 @@ jobs_add_kind(struct jobs *js, const struct job_kind *kind, void *engine)
 		fatalx("jobs: too many kinds");
 	js->kinds[js->nkinds].kind = kind;
 	js->kinds[js->nkinds].engine = engine;
+	js->kinds[js->nkinds].stats.type = kind->name;
+	histo_init(&js->kinds[js->nkinds].stats.duration, histo_job_s,
+	    HISTO_JOB_N);
 	js->nkinds++;
 }
 
@@ -671,8 +690,9 @@ jobs_expiry_cb(evutil_socket_t fd, short what, void *arg)
 void
 job_update(struct job *job)
 {
-	struct jobs	*js = job->jobs;
-	enum job_state	 st;
+	struct jobs		*js = job->jobs;
+	struct jobs_kind_stats	*ks;
+	enum job_state		 st;
 
 	/* Stopping: what the stop interrupted is not an end; it resumes. */
 	if (!job_finished(job) && !js->stopping &&
@@ -681,6 +701,12 @@ job_update(struct job *job)
 			st = JOB_CANCELED;
 		job_set_state(job, st);
 		jobs_now(js, &job->finished);
+		if ((ks = jobs_kind_stats(js, job->kind)) != NULL) {
+			ks->finished[st]++;
+			histo_observe(&ks->duration, (double)(job->finished.tv_sec -
+			    job->created.tv_sec) + (double)(job->finished.tv_usec -
+			    job->created.tv_usec) / 1e6);
+		}
 		job_release(job, job->units);
 		TAILQ_INSERT_TAIL(&js->done, job, done);
 		job_notice(job, JOB_EV_FINISHED);
@@ -784,10 +810,15 @@ jobs_next(struct jobs *js, struct job *job, int state)
 void
 jobs_get_stats(struct jobs *js, struct jobs_stats *st)
 {
+	unsigned	i;
+
 	memset(st, 0, sizeof *st);
 	memcpy(st->jobs_by_state, js->njobs, sizeof st->jobs_by_state);
 	st->pending = js->pending;
 	st->created = js->created;
+	st->nkinds = js->nkinds;
+	for (i = 0; i < js->nkinds; i++)
+		st->kinds[i] = js->kinds[i].stats;
 }
 
 void

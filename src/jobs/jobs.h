@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/histo.h"
+
 struct event_base;
 struct job;
 struct job_waiter;
@@ -25,10 +27,22 @@ struct jobs_config {
 	unsigned	 job_ttl_s;	/* ... and for how long */
 };
 
+#define JOBS_KINDS	4
+
+/* Since start, of one kind of job. */
+struct jobs_kind_stats {
+	const char	*type;		/* "stock", "armstrong" */
+	uint64_t	 submitted;
+	uint64_t	 finished[JOB_NSTATES];	/* by end state */
+	struct histo	 duration;	/* created to finished, seconds */
+};
+
 struct jobs_stats {
 	unsigned	jobs_by_state[JOB_NSTATES];
 	unsigned	pending;	/* units of work not yet finished */
 	uint64_t	created;	/* jobs created since start */
+	unsigned	nkinds;
+	struct jobs_kind_stats kinds[JOBS_KINDS];
 };
 
 /* The table on a store, with a timer that expires finished jobs. */

@@ -26,6 +26,7 @@
 #include "jobs/stockjob_int.h"
 #include "jobs/store.h"
 #include "lib/compq.h"
+#include "lib/histo.h"
 #include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
@@ -150,6 +151,10 @@ stockjob_submit(struct stockjob *sj, const char *const *symbols,
 	return error;
 }
 
+const char *const stockjob_stage_names[STOCKJOB_NSTAGES] = {
+	"fetch", "convert", "archive"
+};
+
 void
 stockjob_get_stats(const struct stockjob *sj, struct stockjob_stats *st)
 {
@@ -161,6 +166,8 @@ stockjob_get_stats(const struct stockjob *sj, struct stockjob_stats *st)
 	st->symbols_failed = sj->failed;
 	archiver_get_stats(sj->archiver, &st->archiver);
 	st->paused = sj->paused;
+	memcpy(st->fetch_retries, sj->retries, sizeof st->fetch_retries);
+	memcpy(st->stage, sj->stage, sizeof st->stage);
 }
 
 const char *
@@ -740,8 +747,11 @@ stockjob_new(struct jobs *js, struct compq *cq, struct pool *fetch,
 {
 	struct stockjob		*sj;
 	struct archiver_options	 ao;
+	unsigned		 i;
 
 	sj = xcalloc(1, sizeof *sj);
+	for (i = 0; i < STOCKJOB_NSTAGES; i++)
+		histo_init(&sj->stage[i], histo_step_s, HISTO_STEP_N);
 	sj->jobs = js;
 	sj->cq = cq;
 	sj->fetch_pool = fetch;

@@ -11,7 +11,9 @@
 #include <jansson.h>
 
 #include "jobs/jobs.h"
+#include "lib/histo.h"
 #include "stock/archiver.h"
+#include "stock/fetch.h"
 
 struct compq;
 struct job;
@@ -31,11 +33,20 @@ struct stockjob_config {
 	uint64_t	 min_free_space;	/* bytes; downloads keep half */
 };
 
+/* A symbol's steps, each timed from its start to the next step. */
+enum stockjob_stage {
+	STOCKJOB_FETCH, STOCKJOB_CONVERT, STOCKJOB_ARCHIVE, STOCKJOB_NSTAGES
+};
+/* "fetch", "convert", "archive". */
+extern const char *const stockjob_stage_names[STOCKJOB_NSTAGES];
+
 struct stockjob_stats {
 	unsigned	fetching, converting, archiving;
 	uint64_t	symbols_succeeded, symbols_failed;
 	struct archiver_stats archiver;
 	int		paused;		/* downloads wait for room */
+	uint64_t	fetch_retries[FETCH_RETRY_NREASONS];
+	struct histo	stage[STOCKJOB_NSTAGES];	/* seconds */
 };
 
 /*

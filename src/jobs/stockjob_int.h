@@ -45,6 +45,7 @@ struct symbol {
 	char			*xml;		/* while archiving: its file */
 	int			 dirty;		/* finished, row not written */
 	int			 noticed;	/* in stock->changed */
+	struct timespec		 stage_since;	/* its step began (monotonic) */
 };
 
 /* One stock job: the job's record of its kind. */
@@ -95,6 +96,8 @@ struct stockjob {
 	unsigned		 fetching, converting, archiving;
 	unsigned		 unflushed;
 	uint64_t		 succeeded, failed;
+	uint64_t		 retries[FETCH_RETRY_NREASONS];
+	struct histo		 stage[STOCKJOB_NSTAGES];
 	/* Downloads wait for room: dispatch again on this timer. */
 	int			 paused;
 	struct event		*room_timer;

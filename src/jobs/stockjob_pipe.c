@@ -24,7 +24,9 @@
 #include "jobs/jobs_kind.h"
 #include "jobs/stockjob_int.h"
 #include "lib/fsfree.h"
+#include "lib/histo.h"
 #include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
 
@@ -34,6 +36,17 @@ stockjob_symbol_set(struct symbol *sym, enum sym_state st)
 	struct stock	*sk = sym->stock;
 	struct stockjob	*sj = sk->engine;
 
+	/*
+	 * A step's time, unless a cancel or a stop cut it short, or the
+	 * step began before a restart (restored with no start time).
+	 */
+	if (sym->state >= SYM_FETCHING && sym->state <= SYM_ARCHIVING &&
+	    st != SYM_CANCELED && st != SYM_QUEUED &&
+	    (sym->stage_since.tv_sec != 0 || sym->stage_since.tv_nsec != 0))
+		histo_observe(&sj->stage[sym->state - SYM_FETCHING],
+		    mono_since_s(&sym->stage_since));
+	if (st >= SYM_FETCHING && st <= SYM_ARCHIVING)
+		sym->stage_since = mono_now();
 	if (sym->state == SYM_FETCHING)
 		sj->fetching--;
 	else if (sym->state == SYM_CONVERTING)
@@ -243,8 +256,11 @@ stockjob_fetch_done(void *arg, enum pool_status status)
 	struct symbol		*sym = t->sym;
 	struct stock		*sk = sym->stock;
 	struct stockjob		*sj = sk->engine;
+	unsigned		 i;
 
 	sym->fetch = NULL;
+	for (i = 0; i < FETCH_RETRY_NREASONS; i++)
+		sj->retries[i] += t->res.retries[i];
 	sym->attempts = t->res.attempts;
 	sym->http_status = t->res.http_status;
 	sym->bytes = t->res.bytes;

@@ -51,6 +51,7 @@ struct store {
 	uint64_t			 txns;
 	uint64_t			 failures;
 	double				 last_commit_ms;
+	struct histo			 commit_time;	/* per group, s */
 };
 
 /* Finds the backend a spec names and the path after its "name:". */
@@ -193,6 +194,8 @@ store_run_group(struct store *s, struct store_txns *group)
 	s->txns += total;
 	s->failures += failed;
 	s->last_commit_ms = (double)mono_since_ns(&t0) / 1e6;
+	if (n > 0)
+		histo_observe(&s->commit_time, s->last_commit_ms / 1e3);
 	pthread_mutex_unlock(&s->lock);
 
 	while ((txn = TAILQ_FIRST(group)) != NULL) {
@@ -249,6 +252,7 @@ store_open(const struct store_config *cfg, struct compq *cq, char *err,
 		return NULL;
 
 	s = xcalloc(1, sizeof *s);
+	histo_init(&s->commit_time, histo_step_s, HISTO_STEP_N);
 	s->be = be;
 	s->handle = handle;
 	s->cq = cq;
@@ -360,6 +364,7 @@ store_get_stats(struct store *s, struct store_stats *st)
 	st->failures = s->failures;
 	st->queued = s->queued;
 	st->last_commit_ms = s->last_commit_ms;
+	st->commit_time = s->commit_time;
 	pthread_mutex_unlock(&s->lock);
 }
 

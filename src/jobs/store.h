@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/histo.h"
+
 struct compq;
 struct store;
 struct store_txn;
@@ -64,6 +66,7 @@ struct store_stats {
 	uint64_t	failures;	/* transactions that failed */
 	unsigned	queued;		/* waiting for the next commit */
 	double		last_commit_ms;	/* the last group, retries included */
+	struct histo	commit_time;	/* per group committed, seconds */
 };
 
 /*

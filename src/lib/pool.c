@@ -20,7 +20,9 @@
 #include <sys/queue.h>
 
 #include "lib/compq.h"
+#include "lib/histo.h"
 #include "lib/log.h"
+#include "lib/mono.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
 
@@ -33,6 +35,7 @@ struct pool_task {
 	void			*arg;
 	enum pool_status	 status;
 	struct pool		*pool;
+	struct timespec		 queued_at;	/* CLOCK_MONOTONIC */
 };
 TAILQ_HEAD(pool_tasks, pool_task);
 
@@ -50,6 +53,7 @@ struct pool {
 	uint64_t		 completed;
 	uint64_t		 canceled;
 	uint64_t		 rejected;
+	struct histo		 wait;		/* queued to started, seconds */
 	unsigned		 nthreads;
 	int			 nice;
 	pthread_t		*threads;
@@ -89,6 +93,8 @@ pool_worker(void *arg)
 		TAILQ_REMOVE(&pool->queue, task, entry);
 		pool->queued--;
 		pool->busy++;
+		histo_observe(&pool->wait,
+		    (double)mono_since_ns(&task->queued_at) / 1e9);
 		pthread_mutex_unlock(&pool->lock);
 
 		task->work(task->arg);
@@ -129,6 +135,7 @@ pool_new_niced(const char *name, unsigned nthreads, unsigned depth,
 	pool->next_id = 1;
 	pool->nice = nice;
 	TAILQ_INIT(&pool->queue);
+	histo_init(&pool->wait, histo_step_s, HISTO_STEP_N);
 	if (pthread_mutex_init(&pool->lock, NULL) != 0 ||
 	    pthread_cond_init(&pool->wake, NULL) != 0)
 		fatalx("pool %s: cannot initialise locks", name);
@@ -162,6 +169,7 @@ pool_submit(struct pool *pool, pool_work_fn *work, pool_done_fn *done,
 	task->done = done;
 	task->arg = arg;
 	task->pool = pool;
+	task->queued_at = mono_now();	/* outside the lock: a vDSO call */
 
 	pthread_mutex_lock(&pool->lock);
 	if (pool->stopping)
@@ -224,6 +232,7 @@ pool_get_stats(struct pool *pool, struct pool_stats *st)
 	st->completed = pool->completed;
 	st->canceled = pool->canceled;
 	st->rejected = pool->rejected;
+	st->wait = pool->wait;
 	pthread_mutex_unlock(&pool->lock);
 }
 

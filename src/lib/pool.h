@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "lib/histo.h"
+
 struct compq;
 struct pool;
 
@@ -25,6 +27,7 @@ struct pool_stats {
 	uint64_t	completed;
 	uint64_t	canceled;
 	uint64_t	rejected;
+	struct histo	wait;		/* from submit to a thread's start */
 };
 
 struct pool	*pool_new(const char *name, unsigned threads, unsigned depth,

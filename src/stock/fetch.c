@@ -352,6 +352,24 @@ fetch_setup(CURL *e, const struct fetch_opts *o, struct curl_slist *hdrs,
 	return CURLE_OK;
 }
 
+const char *const fetch_retry_reasons[FETCH_RETRY_NREASONS] = {
+	"rate_limited", "upstream_error", "timeout", "connection", "truncated",
+	"other"
+};
+
+/* The retry reason of an attempt's code. */
+static enum fetch_retry_reason
+fetch_retry_reason(const char *code)
+{
+	unsigned	i;
+
+	for (i = 0; i < FETCH_RETRY_OTHER; i++) {
+		if (strcmp(code, fetch_retry_reasons[i]) == 0)
+			return (enum fetch_retry_reason)i;
+	}
+	return FETCH_RETRY_OTHER;
+}
+
 /* How long to wait before attempt `next` (2, 3, ...). */
 static unsigned
 fetch_delay_ms(const struct fetch_opts *o, const struct fetch_attempt *a,
@@ -496,8 +514,10 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 			    "canceled");
 		else
 			v = fetch_verdict_of(&a, rc, status, errbuf, res);
-		if (v == FETCH_RETRY && res->attempts < o.max_attempts)
+		if (v == FETCH_RETRY && res->attempts < o.max_attempts) {
 			delay = fetch_delay_ms(&o, &a, res->attempts + 1, &rng);
+			res->retries[fetch_retry_reason(res->code)]++;
+		}
 		log_debug("fetch: %s: attempt %u of %u: HTTP %ld, %" PRIu64
 		    " bytes, %ld ms: %s%s", logurl, res->attempts,
 		    o.max_attempts, status, a.bytes, (long)(mono_since_ns(&t0) / 1000000),

@@ -26,6 +26,15 @@ struct fetch_request {
  * (0: retry at once). cancel may be NULL.
  */
 
+/* Why an attempt was retried: the retried codes below, then the rest. */
+enum fetch_retry_reason {
+	FETCH_RETRY_RATE_LIMITED, FETCH_RETRY_UPSTREAM_ERROR,
+	FETCH_RETRY_TIMEOUT, FETCH_RETRY_CONNECTION, FETCH_RETRY_TRUNCATED,
+	FETCH_RETRY_OTHER, FETCH_RETRY_NREASONS
+};
+/* Their names: the codes, and "other". */
+extern const char *const fetch_retry_reasons[FETCH_RETRY_NREASONS];
+
 struct fetch_result {
 	int		 ok;
 	int		 http_status;		/* of the last attempt, 0 if none */
@@ -33,6 +42,7 @@ struct fetch_result {
 	uint64_t	 bytes;			/* body bytes written (last attempt) */
 	char		 code[32];		/* "" when ok, else one of the codes below */
 	char		 message[256];		/* human, e.g. "HTTP 404 from upstream" */
+	unsigned	 retries[FETCH_RETRY_NREASONS];	/* attempts retried, by why */
 };
 /*
  * Codes. Retried while attempts are left: rate_limited (429 or a rate
