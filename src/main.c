@@ -44,6 +44,7 @@
 #include "lib/mkpath.h"
 #include "lib/mono.h"
 #include "lib/pool.h"
+#include "lib/systemd.h"
 #include "lib/xmalloc.h"
 #include "options.h"
 #include "stock/csv2xml.h"
@@ -128,6 +129,37 @@ fit_fd_limit(struct options *opt)
 	opt->http.max_connections = (unsigned)fit;
 }
 
+/*
+ * Listens on the sockets systemd passed (nfds of them: --listen is then
+ * not used) or on --listen. Returns the first one's port, its address in
+ * host; or -1.
+ */
+static int
+app_listen(struct app *app, const struct options *opt, int nfds, char *host,
+    size_t hostlen)
+{
+	char	other[INET6_ADDRSTRLEN];
+	int	i, p, port = -1;
+
+	if (nfds == 0) {
+		snprintf(host, hostlen, "%s", opt->listen_host);
+		return http_server_listen(app->http, opt->listen_host,
+		    opt->listen_port);
+	}
+	for (i = 0; i < nfds; i++) {
+		p = http_server_listen_fd(app->http,
+		    SYSTEMD_LISTEN_FDS_START + i, i == 0 ? host : other,
+		    i == 0 ? hostlen : sizeof other);
+		if (p < 0)
+			return -1;
+		if (i == 0)
+			port = p;
+	}
+	log_info("listening on %d socket%s from systemd (not --listen)",
+	    nfds, nfds > 1 ? "s" : "");
+	return port;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -142,6 +174,8 @@ main(int argc, char **argv)
 	char		*url;
 	int		 port, rv, status = 0;
 	char		 authority[INET6_ADDRSTRLEN + 16];
+	char		 host[INET6_ADDRSTRLEN];
+	int		 app_nfds;
 
 	if (argc > 1 && strcmp(argv[1], "csv2xml") == 0)
 		return cmd_csv2xml_main(argc - 1, argv + 1);
@@ -158,6 +192,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(opt.log_level);
+	/* Taken at once: the variables must not reach a child. */
+	app_nfds = systemd_listen_fds();
 	/* Options that need more than a parse, checked before any side effect. */
 	if (opt.source_url != NULL &&
 	    fetch_check_template(opt.source_url, err, sizeof err) != 0) {
@@ -265,20 +301,18 @@ main(int argc, char **argv)
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
 	app.figures.http = app.http;
-	port = http_server_listen(app.http, opt.listen_host, opt.listen_port);
-	if (port < 0) {
+	if ((port = app_listen(&app, &opt, app_nfds, host, sizeof host)) < 0) {
 		status = 1;
 		goto out;
 	}
-	hostport_format(authority, sizeof authority, opt.listen_host,
-	    (unsigned)port);
+	hostport_format(authority, sizeof authority, host, (unsigned)port);
 	fprintf(stderr, "stockcam %s listening on http://%s/ (dashboard)\n",
 	    PACKAGE_VERSION, authority);
 	if (opt.source_url != NULL)
 		stockjob_set_source(app.stock, opt.source_url);
 	else {
 		/* Our own synthetic prices, served on the port just bound. */
-		url = synthetic_url(opt.listen_host, port);
+		url = synthetic_url(host, port);
 		stockjob_set_source(app.stock, url);
 		log_info("source: built-in synthetic prices (not market data), "
 		    "%s", url);
@@ -291,7 +325,11 @@ main(int argc, char **argv)
 	    evsignal_add(sigterm, NULL))
 		fatalx("libevent: cannot watch signals");
 
+	/* Serving: jobs resumed, the port bound (Type=notify units). */
+	if (systemd_notify("READY=1\nSTATUS=serving") < 0)
+		log_warn("sd_notify READY: %s", strerror(errno));
 	event_base_dispatch(app.base);
+	systemd_notify("STOPPING=1\nSTATUS=stopping");
 
 	event_free(sigterm);
 	event_free(sigint);

@@ -53,6 +53,13 @@ struct http_server *http_server_new(struct event_base *,
 /* Binds and listens; returns the bound port, or -1 with a message logged. */
 int		 http_server_listen(struct http_server *, const char *host,
 		    const char *port);
+/*
+ * Listens on fd, a bound and listening TCP socket handed over (socket
+ * activation), which the server then owns. Returns its port and puts its
+ * address in host, or -1 with a message logged.
+ */
+int		 http_server_listen_fd(struct http_server *, int fd,
+		    char *host, size_t hostlen);
 /* Closes the listeners; connections already open are served on. */
 void		 http_server_stop_listening(struct http_server *);
 /*

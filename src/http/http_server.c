@@ -369,6 +369,68 @@ http_server_listen(struct http_server *srv, const char *host,
 	return bound;
 }
 
+/* 1 if fd is a listening TCP socket, its address in *ss. */
+static int
+is_tcp_listener(int fd, struct sockaddr_storage *ss)
+{
+	socklen_t	len = sizeof *ss, optlen;
+	int		listening = 0, type = 0;
+
+	optlen = sizeof listening;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &optlen) != 0 || !listening)
+		return 0;
+	optlen = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) != 0 ||
+	    type != SOCK_STREAM)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)ss, &len) != 0)
+		return 0;
+	return ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
+}
+
+int
+http_server_listen_fd(struct http_server *srv, int fd, char *host,
+    size_t hostlen)
+{
+	struct evconnlistener	*l;
+	struct sockaddr_storage	 ss;
+	int			 port;
+
+	if (srv->nlisteners == HTTP_MAX_LISTENERS) {
+		log_error("listen fd %d: more than %d listeners", fd,
+		    HTTP_MAX_LISTENERS);
+		return -1;
+	}
+	if (!is_tcp_listener(fd, &ss)) {
+		log_error("listen fd %d: not a listening TCP socket", fd);
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(fd) != 0) {
+		log_error("listen fd %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	/* Backlog -1: it listens already, with the backlog it was given. */
+	l = evconnlistener_new(srv->base, accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l == NULL) {
+		log_error("listen fd %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	srv->listeners[srv->nlisteners++] = l;
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    host, (socklen_t)hostlen);
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    host, (socklen_t)hostlen);
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return port;
+}
+
 void
 http_server_stop_listening(struct http_server *srv)
 {
