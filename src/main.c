@@ -22,6 +22,7 @@
 #include <event2/thread.h>
 
 #include "api/api.h"
+#include "api/access.h"
 #include "api/api_camera.h"
 #include "api/api_events.h"
 #include "api/api_files.h"
@@ -59,6 +60,8 @@ struct app {
 	struct pool		*cpu_pool;
 	struct router		*router;
 	struct assets		*assets;
+	struct access		*access;
+	struct pool		*auth_pool;	/* checks passwords */
 	struct store		*store;
 	struct jobs		*jobs;
 	struct stockjob		*stock;
@@ -80,7 +83,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct app	*app = arg;
 
 	log_info("signal %d: shutting down", (int)sig);
-	http_server_stop_listening(app->http);
+	if (app->http != NULL)
+		http_server_stop_listening(app->http);
 	event_base_loopexit(app->base, NULL);
 }
 
@@ -89,7 +93,15 @@ on_request(struct http_request *req, void *arg)
 {
 	struct app	*app = arg;
 
-	router_dispatch(app->router, req);
+	access_dispatch(app->access, req);
+}
+
+/* 1 for an address only this host can reach. */
+static int
+is_loopback(const char *host)
+{
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+	    strcmp(host, "localhost") == 0;
 }
 
 /*
@@ -170,6 +182,7 @@ main(int argc, char **argv)
 	struct jobs_config jobs_cfg;
 	struct stockjob_config stock_cfg;
 	struct store_config store_cfg;
+	struct access_config access_cfg;
 	char		 err[CAMERA_ERRLEN];
 	char		*url;
 	int		 port, rv, status = 0;
@@ -226,6 +239,16 @@ main(int argc, char **argv)
 		fatalx("libevent: no thread support");
 	if ((app.base = event_base_new()) == NULL)
 		fatalx("libevent: event_base_new");
+	/*
+	 * Caught from now on: a SIGTERM that comes while starting (a
+	 * supervisor that saw the listening line) is a clean stop once the
+	 * loop runs, not a kill.
+	 */
+	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
+	sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
+	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) ||
+	    evsignal_add(sigterm, NULL))
+		fatalx("libevent: cannot watch signals");
 
 	app.cq = compq_new(app.base);
 	app.fetch_pool = pool_new("fetch", opt.fetch_workers,
@@ -298,6 +321,15 @@ main(int argc, char **argv)
 	app.api_events = api_events_register(app.router, app.base,
 	    &app.figures, app.api_camera);
 	app.assets = assets_register(app.router);
+	options_access_config(&opt, &access_cfg);
+	if (opt.auth_file != NULL)
+		app.auth_pool = pool_new("auth", 1, 64, app.cq);
+	if ((app.access = access_new(app.base, &access_cfg, app.auth_pool,
+	    app.router, err, sizeof err)) == NULL) {
+		fprintf(stderr, "stockcam: --auth: %s\n", err);
+		status = 2;
+		goto out;
+	}
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
 	app.figures.http = app.http;
@@ -308,6 +340,10 @@ main(int argc, char **argv)
 	hostport_format(authority, sizeof authority, host, (unsigned)port);
 	fprintf(stderr, "stockcam %s listening on http://%s/ (dashboard)\n",
 	    PACKAGE_VERSION, authority);
+	if (!access_enabled(app.access) && !is_loopback(host))
+		log_warn("serving %s without --auth: anyone who can reach it "
+		    "may submit and cancel jobs and watch the camera",
+		    authority);
 	if (opt.source_url != NULL)
 		stockjob_set_source(app.stock, opt.source_url);
 	else {
@@ -319,21 +355,14 @@ main(int argc, char **argv)
 		free(url);
 	}
 
-	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
-	sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
-	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) ||
-	    evsignal_add(sigterm, NULL))
-		fatalx("libevent: cannot watch signals");
-
 	/* Serving: jobs resumed, the port bound (Type=notify units). */
 	if (systemd_notify("READY=1\nSTATUS=serving") < 0)
 		log_warn("sd_notify READY: %s", strerror(errno));
 	event_base_dispatch(app.base);
 	systemd_notify("STOPPING=1\nSTATUS=stopping");
-
+out:
 	event_free(sigterm);
 	event_free(sigint);
-out:
 	/* Clients first (long-polls end), then work, then the archive. */
 	http_server_free(app.http);
 	api_events_forget_camera(app.api_events);
@@ -346,6 +375,8 @@ out:
 	pool_shutdown(app.convert_pool);
 	pool_shutdown(app.fetch_pool);
 	pool_shutdown(app.io_pool);
+	if (app.auth_pool != NULL)
+		pool_shutdown(app.auth_pool);
 	compq_drain(app.cq);
 	stockjob_finish(app.stock);	/* packs what was converted */
 	if (app.jobs != NULL)
@@ -363,6 +394,9 @@ out:
 	pool_free(app.convert_pool);
 	pool_free(app.fetch_pool);
 	pool_free(app.io_pool);
+	if (app.auth_pool != NULL)
+		pool_free(app.auth_pool);
+	access_free(app.access);
 	assets_free(app.assets);
 	router_free(app.router);
 	compq_free(app.cq);

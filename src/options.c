@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/access.h"
 #include "camera/camera.h"
 #include "jobs/jobs.h"
 #include "jobs/stockjob.h"
@@ -39,7 +40,8 @@ enum {
 	O_MAXHDR, O_MAXBODY, O_REQTMO, O_KATMO, O_WRTMO, O_LEVEL,
 	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
 	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_CAMERA, O_QUALITY,
-	O_VIEWERS, O_STORE, O_SYNC, O_MINFREE, O_COUNT
+	O_VIEWERS, O_STORE, O_SYNC, O_MINFREE, O_AUTH, O_AUTHOPEN, O_ORIGIN,
+	O_COUNT
 };
 
 static const struct optdef opts[O_COUNT] = {
@@ -122,6 +124,15 @@ static const struct optdef opts[O_COUNT] = {
 	[O_SYNC] = { "sync", "STOCKCAM_SYNC", OPT_STRING, 0, 0,
 	    "normal|full", "normal: no accepted job is lost if the process "
 	    "dies; full: nor on power loss (normal)" },
+	[O_AUTH] = { "auth", "STOCKCAM_AUTH", OPT_STRING, 0, 0, "FILE",
+	    "users, one a line NAME:HASH:ROLE (crypt(3) hash; viewer or "
+	    "operator); HTTP Basic or Bearer NAME.SECRET (none: no login)" },
+	[O_AUTHOPEN] = { "auth-open", "STOCKCAM_AUTH_OPEN", OPT_STRING, 0, 0,
+	    "LIST", "health, metrics or both (comma-separated): served "
+	    "without login under --auth (none)" },
+	[O_ORIGIN] = { "allow-origin", "STOCKCAM_ALLOW_ORIGIN", OPT_STRING,
+	    0, 0, "LIST", "origins whose pages may call the API (CORS), "
+	    "comma-separated, or * (none)" },
 	[O_VIEWERS] = { "max-viewers", "STOCKCAM_MAX_VIEWERS", OPT_UINT, 1,
 	    100000, "N", "camera streams at once; more get 503 (100)" },
 };
@@ -189,6 +200,28 @@ options_parse_listen(const char *s, char **host, char *port, size_t portlen)
 	return 0;
 }
 
+/* --auth-open: "health", "metrics", both; 0 or -1. */
+static int
+options_auth_open(struct options *opt, const char *value)
+{
+	const char	*p, *e;
+	size_t		 n;
+
+	opt->open_health = opt->open_metrics = 0;
+	for (p = value;; p = e + 1) {
+		e = p + strcspn(p, ",");
+		n = (size_t)(e - p);
+		if (n == 6 && strncmp(p, "health", 6) == 0)
+			opt->open_health = 1;
+		else if (n == 7 && strncmp(p, "metrics", 7) == 0)
+			opt->open_metrics = 1;
+		else
+			return -1;
+		if (*e == '\0')
+			return 0;
+	}
+}
+
 /* Sets one option from text; -1 with a message on stderr. */
 static int
 options_set(struct options *opt, int which, const char *value,
@@ -254,6 +287,19 @@ options_set(struct options *opt, int which, const char *value,
 		} else if (which == O_CAMERA) {
 			free(opt->camera);
 			opt->camera = xstrdup(value);
+		} else if (which == O_AUTH) {
+			free(opt->auth_file);
+			opt->auth_file = xstrdup(value);
+		} else if (which == O_AUTHOPEN) {
+			if (options_auth_open(opt, value) != 0) {
+				fprintf(stderr, "stockcam: %s: '%s' is not a "
+				    "list of health and metrics\n", source,
+				    value);
+				return -1;
+			}
+		} else if (which == O_ORIGIN) {
+			free(opt->allow_origin);
+			opt->allow_origin = xstrdup(value);
 		} else if (which == O_STORE) {
 			free(opt->store);
 			opt->store = xstrdup(value);
@@ -408,6 +454,18 @@ options_free(struct options *opt)
 	free(opt->source_url);
 	free(opt->camera);
 	free(opt->store);
+	free(opt->auth_file);
+	free(opt->allow_origin);
+}
+
+void
+options_access_config(const struct options *opt, struct access_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->auth_file = opt->auth_file;
+	cfg->open_health = opt->open_health;
+	cfg->open_metrics = opt->open_metrics;
+	cfg->allow_origin = opt->allow_origin;
 }
 
 void

@@ -30,6 +30,9 @@ struct options {
 	unsigned	 jpeg_quality;
 	unsigned	 max_viewers;
 	char		*store;		/* NULL: sqlite:DATA-DIR/stockcam.db */
+	char		*auth_file;	/* NULL: no login */
+	int		 open_health, open_metrics;	/* under --auth */
+	char		*allow_origin;	/* NULL: no CORS */
 	enum store_sync	 sync;
 	struct http_limits http;
 	enum log_level	 log_level;
@@ -41,6 +44,7 @@ enum options_result {
 	OPTIONS_ERROR,		/* message printed: exit 2 */
 };
 
+struct access_config;
 struct camera_config;
 struct jobs_config;
 struct stockjob_config;
@@ -57,6 +61,8 @@ void		   options_stockjob_config(const struct options *,
 		       struct stockjob_config *);
 void		   options_camera_config(const struct options *,
 		       struct camera_config *);
+void		   options_access_config(const struct options *,
+		       struct access_config *);
 void		   options_store_config(const struct options *,
 		       struct store_config *);
 
