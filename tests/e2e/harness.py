@@ -28,6 +28,9 @@ import time
 import traceback
 import weakref
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from apicheck import CHECK as API_CHECK  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 STOCKCAM_BIN = os.environ.get("STOCKCAM_BIN") or os.path.normpath(
     os.path.join(HERE, "..", "..", "stockcam"))
@@ -311,6 +314,9 @@ def request(server, method, path, body=None, headers=None, timeout=5.0):
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         data = resp.read()
+        if isinstance(server, Server):      # not the upstream fixture
+            API_CHECK.observe(method, path, resp.status,
+                              resp.getheader("Content-Type"), data)
         return resp.status, headers_dict(resp.getheaders()), data
     finally:
         conn.close()
@@ -397,16 +403,31 @@ class RawConn:
     """A raw TCP connection to the server with an incremental HTTP/1.x
     response parser (handles pipelined responses)."""
 
+    # Subclasses that make their own socket may skip __init__: then their
+    # replies are not checked against the OpenAPI document.
+    sent = None
+    checked = False
+
     def __init__(self, server, timeout=5.0):
         self.sock = socket.create_connection((HOST, _port_of(server)),
                                              timeout=scaled(timeout))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
+        self.sent = []          # (method, target) of each request sent
+        self.checked = isinstance(server, Server)
+
+    # A request line at the start of the data or after a blank line: the
+    # targets of the responses to come, for the OpenAPI check.
+    _REQ_RE = re.compile(rb"(?:^|\r?\n\r?\n)(?:\r?\n)*([A-Z]+) (\S+) HTTP/1\.[01]\r?\n")
 
     def send(self, data):
         if isinstance(data, str):
             data = data.encode("latin-1")
+        if self.sent is None:
+            self.sent = []
+        self.sent.extend((m.decode("latin-1"), t.decode("latin-1"))
+                         for m, t in self._REQ_RE.findall(data))
         self.sock.sendall(data)
 
     def _fill(self, deadline):
@@ -489,6 +510,13 @@ class RawConn:
             while self._fill(deadline):
                 pass
             body, self.buf = self.buf, b""
+        # A request line the server could not read has no target: its
+        # reply must still be a Problem.
+        if status >= 200 and self.checked:  # a 100 answers no request
+            sent_method, target = self.sent.pop(0) if self.sent else \
+                ("-", "-")
+            API_CHECK.observe(sent_method, target, status,
+                              hd.get("content-type"), body)
         return Response(version, status, reason, hl, body)
 
     def wait_closed(self, timeout=2.0):
@@ -607,6 +635,7 @@ class TAP:
             return False
 
     def done(self):
+        API_CHECK.report(self)
         if self.planned is None:
             print("1..%d" % self.n, flush=True)
         elif self.planned != self.n:
