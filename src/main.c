@@ -75,7 +75,28 @@ struct app {
 	struct api_metrics	*api_metrics;
 	struct http_server	*http;
 	struct api_server	 figures;
+	int			 own_source;	/* the synthetic one, ours */
 };
+
+/* Says when the certificate expires, louder when it is soon. */
+static void
+log_tls_expiry(const struct http_server *http)
+{
+	time_t		 t = http_tls_not_after(http), now = time(NULL);
+	struct tm	 tm;
+	char		 when[32];
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (t <= now)
+		log_warn("TLS certificate expired %s: clients will refuse it",
+		    when);
+	else if (t - now < 14 * 86400)
+		log_warn("TLS certificate expires %s, in %lld day(s)", when,
+		    (long long)((t - now) / 86400));
+	else
+		log_info("TLS certificate expires %s", when);
+}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -86,6 +107,33 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (app->http != NULL)
 		http_server_stop_listening(app->http);
 	event_base_loopexit(app->base, NULL);
+}
+
+/*
+ * SIGHUP: the certificate and key again, for new connections (open ones
+ * keep theirs); the synthetic source, fetched from this server, trusts
+ * the new key from its next download. Without TLS there is nothing to
+ * reload, and a daemon does not die of a hangup.
+ */
+static void
+on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+	struct app	*app = arg;
+	char		 err[1024];
+
+	if (app->http == NULL || http_tls_pin(app->http) == NULL) {
+		log_info("SIGHUP: nothing to reload (no --tls-cert)");
+		return;
+	}
+	if (http_tls_reload(app->http, err, sizeof err) != 0) {
+		log_error("SIGHUP: TLS not reloaded, the old certificate "
+		    "stays: %s", err);
+		return;
+	}
+	if (app->own_source)
+		stockjob_set_source_key(app->stock, http_tls_pin(app->http));
+	log_info("SIGHUP: TLS certificate and key reloaded");
+	log_tls_expiry(app->http);
 }
 
 static void
@@ -177,7 +225,7 @@ main(int argc, char **argv)
 {
 	struct options	 opt;
 	struct app	 app;
-	struct event	*sigint, *sigterm;
+	struct event	*sigint, *sigterm, *sighup;
 	struct camera_config camcfg;
 	struct jobs_config jobs_cfg;
 	struct stockjob_config stock_cfg;
@@ -246,8 +294,10 @@ main(int argc, char **argv)
 	 */
 	sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
 	sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
-	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) ||
-	    evsignal_add(sigterm, NULL))
+	sighup = evsignal_new(app.base, SIGHUP, on_hangup, &app);
+	if (sigint == NULL || sigterm == NULL || sighup == NULL ||
+	    evsignal_add(sigint, NULL) || evsignal_add(sigterm, NULL) ||
+	    evsignal_add(sighup, NULL))
 		fatalx("libevent: cannot watch signals");
 
 	app.cq = compq_new(app.base);
@@ -333,13 +383,23 @@ main(int argc, char **argv)
 
 	app.http = http_server_new(app.base, &opt.http, on_request, &app);
 	app.figures.http = app.http;
+	if (opt.tls_cert != NULL) {
+		if (http_tls_set(app.http, opt.tls_cert, opt.tls_key, err,
+		    sizeof err) != 0) {
+			fprintf(stderr, "stockcam: --tls-cert: %s\n", err);
+			status = 2;
+			goto out;
+		}
+		log_tls_expiry(app.http);
+	}
 	if ((port = app_listen(&app, &opt, app_nfds, host, sizeof host)) < 0) {
 		status = 1;
 		goto out;
 	}
 	hostport_format(authority, sizeof authority, host, (unsigned)port);
-	fprintf(stderr, "stockcam %s listening on http://%s/ (dashboard)\n",
-	    PACKAGE_VERSION, authority);
+	fprintf(stderr, "stockcam %s listening on %s://%s/ (dashboard)\n",
+	    PACKAGE_VERSION, opt.tls_cert != NULL ? "https" : "http",
+	    authority);
 	if (!access_enabled(app.access) && !is_loopback(host))
 		log_warn("serving %s without --auth: anyone who can reach it "
 		    "may submit and cancel jobs and watch the camera",
@@ -348,7 +408,10 @@ main(int argc, char **argv)
 		stockjob_set_source(app.stock, opt.source_url);
 	else {
 		/* Our own synthetic prices, served on the port just bound. */
-		url = synthetic_url(host, port);
+		url = synthetic_url(host, port, opt.tls_cert != NULL);
+		/* Our own certificate may be for other names: its key it is. */
+		app.own_source = 1;
+		stockjob_set_source_key(app.stock, http_tls_pin(app.http));
 		stockjob_set_source(app.stock, url);
 		log_info("source: built-in synthetic prices (not market data), "
 		    "%s", url);
@@ -361,6 +424,7 @@ main(int argc, char **argv)
 	event_base_dispatch(app.base);
 	systemd_notify("STOPPING=1\nSTATUS=stopping");
 out:
+	event_free(sighup);
 	event_free(sigterm);
 	event_free(sigint);
 	/* Clients first (long-polls end), then work, then the archive. */

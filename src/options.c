@@ -23,6 +23,19 @@
 #include "lib/xmalloc.h"
 #include "options.h"
 
+/* What --version lists as built in: configure's optional parts. */
+#ifdef HAVE_SQLITE
+#define OPTIONS_FEATURE_SQLITE	" sqlite"
+#else
+#define OPTIONS_FEATURE_SQLITE	""
+#endif
+#ifdef HAVE_TLS
+#define OPTIONS_FEATURE_TLS	" tls"
+#else
+#define OPTIONS_FEATURE_TLS	""
+#endif
+#define OPTIONS_FEATURES	OPTIONS_FEATURE_SQLITE OPTIONS_FEATURE_TLS
+
 enum opt_kind { OPT_UINT, OPT_SECONDS, OPT_STRING, OPT_LISTEN, OPT_LEVEL };
 
 struct optdef {
@@ -41,7 +54,7 @@ enum {
 	O_SOURCE, O_MAXSYM, O_MAXPEND, O_BATCH, O_GZIP, O_TTL, O_MAXJOBS,
 	O_FETCHTMO, O_MAXDL, O_ATTEMPTS, O_PERHOST, O_CAMERA, O_QUALITY,
 	O_VIEWERS, O_STORE, O_SYNC, O_MINFREE, O_AUTH, O_AUTHOPEN, O_ORIGIN,
-	O_COUNT
+	O_TLSCERT, O_TLSKEY, O_COUNT
 };
 
 static const struct optdef opts[O_COUNT] = {
@@ -133,6 +146,11 @@ static const struct optdef opts[O_COUNT] = {
 	[O_ORIGIN] = { "allow-origin", "STOCKCAM_ALLOW_ORIGIN", OPT_STRING,
 	    0, 0, "LIST", "origins whose pages may call the API (CORS), "
 	    "comma-separated, or * (none)" },
+	[O_TLSCERT] = { "tls-cert", "STOCKCAM_TLS_CERT", OPT_STRING, 0, 0,
+	    "FILE", "serve HTTPS with this certificate (PEM, chain after "
+	    "it); needs --tls-key; SIGHUP reloads both (none: HTTP)" },
+	[O_TLSKEY] = { "tls-key", "STOCKCAM_TLS_KEY", OPT_STRING, 0, 0,
+	    "FILE", "the certificate's private key (PEM, not encrypted)" },
 	[O_VIEWERS] = { "max-viewers", "STOCKCAM_MAX_VIEWERS", OPT_UINT, 1,
 	    100000, "N", "camera streams at once; more get 503 (100)" },
 };
@@ -300,6 +318,12 @@ options_set(struct options *opt, int which, const char *value,
 		} else if (which == O_ORIGIN) {
 			free(opt->allow_origin);
 			opt->allow_origin = xstrdup(value);
+		} else if (which == O_TLSCERT) {
+			free(opt->tls_cert);
+			opt->tls_cert = xstrdup(value);
+		} else if (which == O_TLSKEY) {
+			free(opt->tls_key);
+			opt->tls_key = xstrdup(value);
 		} else if (which == O_STORE) {
 			free(opt->store);
 			opt->store = xstrdup(value);
@@ -422,7 +446,8 @@ options_load(struct options *opt, int argc, char **argv)
 			usage(stdout);
 			return OPTIONS_EXIT;
 		case 'V':
-			printf("stockcam %s\n", PACKAGE_VERSION);
+			printf("stockcam %s\nfeatures:%s\n", PACKAGE_VERSION,
+			    OPTIONS_FEATURES);
 			return OPTIONS_EXIT;
 		default:
 			if (c < 256 || c >= 256 + O_COUNT) {
@@ -441,6 +466,18 @@ options_load(struct options *opt, int argc, char **argv)
 		usage(stderr);
 		return OPTIONS_ERROR;
 	}
+#ifndef HAVE_TLS
+	if (opt->tls_cert != NULL || opt->tls_key != NULL) {
+		fprintf(stderr, "stockcam: --tls-cert: this stockcam was "
+		    "built without TLS (configure --without-tls)\n");
+		return OPTIONS_ERROR;
+	}
+#endif
+	if ((opt->tls_cert == NULL) != (opt->tls_key == NULL)) {
+		fprintf(stderr, "stockcam: --tls-cert and --tls-key go "
+		    "together: give both, or neither for plain HTTP\n");
+		return OPTIONS_ERROR;
+	}
 	if (opt->store == NULL)
 		xasprintf(&opt->store, "sqlite:%s/stockcam.db", opt->data_dir);
 	return OPTIONS_OK;
@@ -456,6 +493,8 @@ options_free(struct options *opt)
 	free(opt->store);
 	free(opt->auth_file);
 	free(opt->allow_origin);
+	free(opt->tls_cert);
+	free(opt->tls_key);
 }
 
 void

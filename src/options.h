@@ -33,6 +33,8 @@ struct options {
 	char		*auth_file;	/* NULL: no login */
 	int		 open_health, open_metrics;	/* under --auth */
 	char		*allow_origin;	/* NULL: no CORS */
+	char		*tls_cert;	/* NULL: plain HTTP */
+	char		*tls_key;	/* set with tls_cert */
 	enum store_sync	 sync;
 	struct http_limits http;
 	enum log_level	 log_level;

@@ -158,7 +158,7 @@ synthetic_register(struct router *r)
 }
 
 char *
-synthetic_url(const char *host, int port)
+synthetic_url(const char *host, int port, int tls)
 {
 	char	*url, authority[INET6_ADDRSTRLEN + 16];
 
@@ -167,6 +167,7 @@ synthetic_url(const char *host, int port)
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
 	hostport_format(authority, sizeof authority, host, (unsigned)port);
-	xasprintf(&url, "http://%s/synthetic/{symbol}.csv", authority);
+	xasprintf(&url, "%s://%s/synthetic/{symbol}.csv",
+	    tls ? "https" : "http", authority);
 	return url;
 }

@@ -14,8 +14,8 @@ void	synthetic_register(struct router *);
 /*
  * The source URL template of this server's own synthetic prices, for a
  * server listening on host (a wildcard address becomes loopback) and
- * port. Allocated.
+ * port, over https when tls. Allocated.
  */
-char	*synthetic_url(const char *host, int port);
+char	*synthetic_url(const char *host, int port, int tls);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct event_base;
 struct evbuffer;
@@ -75,6 +76,23 @@ void		 http_server_get_stats(const struct http_server *,
 /* The server's figures as Prometheus text (prom.h) appended to b. */
 void		 http_metrics_write(const struct http_server *,
 		    struct evbuffer *b);
+/*
+ * HTTPS on every listener (http_tls.c): the certificate chain and key,
+ * PEM files. 0, or -1 with the reason in err (also in a build without
+ * TLS). Set before listening.
+ */
+int		 http_tls_set(struct http_server *, const char *cert,
+		    const char *key, char *err, size_t errlen);
+/*
+ * Reads the same files again: new connections get them, open ones keep
+ * theirs. 0, or -1 with the reason in err and the old ones still served.
+ */
+int		 http_tls_reload(struct http_server *, char *err,
+		    size_t errlen);
+/* The served key as libcurl pins it ("sha256//BASE64"); NULL: no TLS. */
+const char	*http_tls_pin(const struct http_server *);
+/* When the certificate served expires (Unix time); 0: no TLS. */
+time_t		 http_tls_not_after(const struct http_server *);
 /* Closes every connection (close callbacks run) and frees the server. */
 void		 http_server_free(struct http_server *);
 

@@ -226,6 +226,8 @@ conn_linger(struct http_conn *conn)
 		http_conn_free(conn);
 		return;
 	}
+	if (conn->srv->tls != NULL)
+		http_tls_close_notify(conn->bev);
 	shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
 	bufferevent_disable(conn->bev, EV_WRITE);
 	conn->state = HTTP_CONN_LINGER;
@@ -265,7 +267,14 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn	*conn = arg;
+	char			 why[256];
+	const char		*tls_why;
 
+	if (what & BEV_EVENT_CONNECTED) {	/* a TLS handshake is done */
+		conn->tls_handshaking = 0;
+		http_tls_handshake(conn->srv, 1);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		conn->read_eof = 1;
 		if (conn->state == HTTP_CONN_WRITING) {
@@ -274,7 +283,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 	}
-	if (what & BEV_EVENT_ERROR)
+	if ((what & BEV_EVENT_ERROR) && conn->srv->tls != NULL &&
+	    (tls_why = http_tls_strerror(bev, why, sizeof why)) != NULL)
+		log_debug("http: %s: TLS: %s", conn->peer, tls_why);
+	else if (what & BEV_EVENT_ERROR)
 		log_debug("http: %s: %s", conn->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	http_conn_free(conn);
@@ -314,6 +326,8 @@ http_conn_free(struct http_conn *conn)
 		} else
 			http_request_free(req);
 	}
+	if (conn->tls_handshaking)
+		http_tls_handshake(srv, 0);
 	TAILQ_REMOVE(&srv->conns, conn, entry);
 	srv->stats.conns_now--;
 	event_free(conn->timer);
@@ -331,8 +345,12 @@ http_conn_new(struct http_server *srv, int fd, const char *peer,
 	conn->srv = srv;
 	snprintf(conn->peer, sizeof conn->peer, "%s", peer);
 	snprintf(conn->addr, sizeof conn->addr, "%s", addr);
-	conn->bev = bufferevent_socket_new(srv->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	if (srv->tls != NULL) {
+		conn->bev = http_tls_bufferevent(srv, fd);
+		conn->tls_handshaking = 1;
+	} else
+		conn->bev = bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	conn->timer = evtimer_new(srv->base, conn_timer_cb, conn);
 	if (conn->bev == NULL || conn->timer == NULL)
 		fatalx("http: cannot set up a connection");

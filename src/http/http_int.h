@@ -23,12 +23,14 @@
 #define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE and friends */
 #define HTTP_MAX_BLANK_LINES	8	/* empty lines before a request line */
 #define HTTP_STREAM_MAX_WRITE	(1024 * 1024)	/* bytes per send, streams */
+#define HTTP_TLS_RECORD	16384		/* most plaintext one TLS record holds */
 
 struct bufferevent;
 struct event;
 struct evconnlistener;
 struct evkeyvalq;
 struct http_metrics;
+struct http_tls;
 
 enum http_conn_state {
 	HTTP_CONN_IDLE,
@@ -75,6 +77,7 @@ struct http_conn {
 	unsigned		 blank_lines;	/* skipped before this head */
 	int			 close_after;	/* close once the reply drains */
 	int			 read_eof;
+	int			 tls_handshaking; /* accepted, not yet up */
 	unsigned		 served;	/* requests answered */
 	struct http_request	*req;		/* while BODY or HANDLING */
 	char			 peer[INET6_ADDRSTRLEN + 8];
@@ -118,6 +121,7 @@ struct http_server {
 	struct http_stats	 stats;
 	uint64_t		 inflight;	/* dispatched, not answered */
 	struct http_metrics	*metrics;	/* http_metrics.c */
+	struct http_tls		*tls;		/* http_tls.c; NULL: plain */
 };
 
 /* Sets up a connection on fd (which it then owns) and starts reading. */
@@ -154,6 +158,22 @@ void		 http_metrics_count(struct http_server *, struct http_request *,
 void		 http_metrics_dispatched(struct http_server *,
 		    struct http_request *);
 void		 http_metrics_forget(struct http_server *, struct http_request *);
+
+/*
+ * http_tls.c, with srv->tls set: a bufferevent doing the server side of
+ * a handshake on fd (NULL: out of memory); the handshake's end, counted;
+ * a close_notify once the output has drained; the reason a TLS
+ * connection failed (NULL when it was not TLS's); the TLS families of
+ * /metrics (nothing without TLS); freeing it all.
+ */
+struct bufferevent *http_tls_bufferevent(struct http_server *, int fd);
+void		 http_tls_handshake(struct http_server *, int ok);
+void		 http_tls_close_notify(struct bufferevent *);
+const char	*http_tls_strerror(struct bufferevent *, char *buf,
+		    size_t len);
+void		 http_tls_metrics_write(const struct http_server *,
+		    struct evbuffer *);
+void		 http_tls_free(struct http_server *);
 
 /* The Date header value, formatted once a second. */
 const char	*http_server_date(struct http_server *);

@@ -212,8 +212,9 @@ http_metrics_write(const struct http_server *srv, struct evbuffer *b)
 	prom_u64(b, "stockcam_http_connections_accepted_total", NULL,
 	    srv->stats.conns_total);
 	prom_family(b, "stockcam_http_connections_refused_total", "counter",
-	    "Connections answered 503 at once: over a connection cap or out "
-	    "of file descriptors.");
+	    "Connections refused at accept (a 503, or under TLS a close): "
+	    "over a connection cap or out of file descriptors.");
 	prom_u64(b, "stockcam_http_connections_refused_total", NULL,
 	    srv->stats.conns_rejected);
+	http_tls_metrics_write(srv, b);
 }

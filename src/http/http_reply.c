@@ -97,6 +97,12 @@ http_reply_buffer(struct http_request *req, int status,
 	evbuffer_add(out, "\r\n", 2);
 	if (!no_body)
 		evbuffer_add_buffer(out, body);
+	/*
+	 * OpenSSL makes one record, and one write(2), of each chain it is
+	 * handed: a small reply in one chain is one record, not three.
+	 */
+	if (srv->tls != NULL && evbuffer_get_length(out) <= HTTP_TLS_RECORD)
+		evbuffer_pullup(out, -1);
 
 	conn->req = NULL;
 	http_request_free(req);

@@ -14,7 +14,10 @@
  * accept fails for want of fds, a spare fd kept open for the purpose is
  * closed so the waiting client can be accepted, told 503 and closed (it
  * would otherwise hang in the backlog); only if that fails too do the
- * listeners pause briefly instead of spinning.
+ * listeners pause briefly instead of spinning. Under TLS there is no
+ * canned reply (a TLS client would read it as garbage, and a full server
+ * has no handshake to spare): the refused connection is only drained
+ * and closed.
  */
 #include "config.h"
 
@@ -45,7 +48,8 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
-/* A socket refused at accept: it gets the canned 503 and is drained. */
+/* A socket refused at accept: it gets the canned 503 (not under TLS)
+ * and is drained. */
 struct http_reject {
 	LIST_ENTRY(http_reject)	 entry;
 	struct http_server	*srv;
@@ -129,8 +133,15 @@ reject_conn(struct http_server *srv, int fd, const char *reply, size_t len)
 
 	srv->stats.conns_rejected++;
 	http_metrics_count(srv, NULL, 503);
-	unused = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	(void)unused;	/* a full socket buffer just means no reply */
+	/*
+	 * An HTTPS client would read the plain reply as garbage, and a
+	 * handshake is what a full server cannot spend: it just gets the
+	 * close, after the drain.
+	 */
+	if (srv->tls == NULL) {
+		unused = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)unused;	/* a full socket buffer means no reply */
+	}
 	if (srv->nrejects >= HTTP_MAX_REJECTS || fd >= srv->fd_ceiling) {
 		close(fd);	/* no fd to spare for lingering */
 		return;
@@ -274,7 +285,8 @@ accept_with_spare(struct http_server *srv, struct evconnlistener *l)
 		if (fd != -1) {
 			srv->stats.conns_rejected++;
 			http_metrics_count(srv, NULL, 503);
-			unused = send(fd, srv->reject_reply, srv->reject_len,
+			unused = srv->tls != NULL ? 0 : send(fd,
+			    srv->reject_reply, srv->reject_len,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
 			/*
 			 * No fd to linger with: read what has come, so the
@@ -512,6 +524,7 @@ http_server_free(struct http_server *srv)
 		close(srv->spare_fd);
 	free(srv->reject_reply);
 	free(srv->client_reply);
+	http_tls_free(srv);
 	http_metrics_free(srv);
 	free(srv);
 }

@@ -49,6 +49,13 @@ stockjob_set_source(struct stockjob *sj, const char *source)
 	stockjob_dispatch(sj);		/* resumed jobs waited for it */
 }
 
+void
+stockjob_set_source_key(struct stockjob *sj, const char *pin)
+{
+	free(sj->source_key);
+	sj->source_key = pin != NULL ? xstrdup(pin) : NULL;
+}
+
 /* A stock job's record, every symbol queued. */
 static struct stock *
 stockjob_record(struct stockjob *sj, const char *const *symbols,
@@ -808,6 +815,7 @@ stockjob_free(struct stockjob *sj)
 	if (sj->room_timer != NULL)
 		event_free(sj->room_timer);
 	free(sj->source);
+	free(sj->source_key);
 	workdir_close(&sj->wd);
 	free(sj);
 }

@@ -59,6 +59,12 @@ struct stockjob	*stockjob_new(struct jobs *, struct compq *,
 /* The URL template ("...{symbol}..."); set before the first job. */
 void		 stockjob_set_source(struct stockjob *, const char *);
 /*
+ * The only key an https source is trusted by ("sha256//BASE64", libcurl's
+ * pin), NULL for the usual CA and name checks. Downloads started later
+ * use it.
+ */
+void		 stockjob_set_source_key(struct stockjob *, const char *);
+/*
  * A job for n symbols (already validated and distinct): -EAGAIN at once
  * when the server holds its limit of unfinished symbols; else 0, and fn
  * runs once the job is stored (see job_create).

@@ -70,6 +70,7 @@ struct fetch_task {
 	struct fetch_result	 res;
 	char			*url;
 	char			*csv;
+	char			*key;		/* the pinned key, or NULL */
 };
 
 struct convert_task {
@@ -90,6 +91,7 @@ struct stockjob {
 	struct archiver		*archiver;
 	struct stockjob_config	 cfg;
 	char			*source;
+	char			*source_key;	/* pinned, or NULL */
 	struct workdir		 wd;
 	TAILQ_HEAD(, stock)	 active;
 	TAILQ_HEAD(, symbol)	 backlog;

@@ -284,6 +284,7 @@ stockjob_fetch_done(void *arg, enum pool_status status)
 		}
 	}
 	free(t->url);
+	free(t->key);
 	free(t);
 	stockjob_stepped(sj, sk);
 }
@@ -308,11 +309,14 @@ stockjob_fetch_start(struct stockjob *sj, struct symbol *sym)
 	t->req.max_bytes = sj->cfg.max_download;
 	t->req.max_attempts = sj->cfg.fetch_attempts;
 	t->req.cancel = &t->cancel;
+	if (sj->source_key != NULL)	/* a copy: a reload may change it */
+		t->req.pinned_key = t->key = xstrdup(sj->source_key);
 	error = pool_submit(sj->fetch_pool, stockjob_fetch_work,
 	    stockjob_fetch_done, t, &t->pool_id);
 	if (error != 0) {
 		free(t->url);
 		free(t->csv);
+		free(t->key);
 		free(t);
 		return error;
 	}

@@ -480,6 +480,22 @@ fetch_run(const struct fetch_request *req, struct fetch_result *res)
 		    "cannot set up libcurl: %s", curl_easy_strerror(rc));
 		goto out;
 	}
+	/*
+	 * A pinned key is the whole check: the server is the one holding
+	 * that key (our own, serving the synthetic source over HTTPS, with
+	 * a certificate made for other names or by a private CA).
+	 */
+	if (req->pinned_key != NULL &&
+	    ((rc = curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY,
+	    req->pinned_key)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L)) !=
+	    CURLE_OK ||
+	    (rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L)) !=
+	    CURLE_OK)) {
+		v = fetch_verdict_set(res, FETCH_FAIL, "fetch_error",
+		    "cannot pin the source's key: %s", curl_easy_strerror(rc));
+		goto out;
+	}
 	if ((rc = curl_easy_setopt(e, CURLOPT_URL, req->url)) != CURLE_OK) {
 		v = fetch_verdict_set(res, FETCH_FAIL, "bad_url",
 		    "bad URL (%s)", curl_easy_strerror(rc));

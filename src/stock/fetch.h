@@ -18,12 +18,13 @@ struct fetch_request {
 	unsigned	 backoff_ms;		/* first retry delay, default 250 (doubles, full jitter, cap 8000) */
 	unsigned	 max_retry_after_s;	/* cap on Retry-After honoured, default 30 */
 	const atomic_int *cancel;		/* non-zero: abort now (checked at least every 20 ms, also during backoff) */
+	const char	*pinned_key;		/* "sha256//BASE64": https trusts this key alone, whatever the name or CA */
 };
 /*
  * A zero connect_timeout_ms, timeout_ms, max_bytes or max_attempts means
  * the default; a zero low_speed_bytes or low_speed_secs turns the speed
  * check off; backoff_ms and max_retry_after_s are taken as they are
- * (0: retry at once). cancel may be NULL.
+ * (0: retry at once). cancel and pinned_key may be NULL.
  */
 
 /* Why an attempt was retried: the retried codes below, then the rest. */
