@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -72,7 +73,7 @@ usage(const char *cmd)
 	    i++) {
 		if (cmd == NULL || strcmp(cmd, client_commands[i].name) == 0)
 			fprintf(stderr, "usage: stockcam %s [--server URL] "
-			    "[--user NAME:PASSWORD] %s\n",
+			    "[--user NAME:PASSWORD] [--cacert FILE] %s\n",
 			    client_commands[i].name, client_commands[i].args);
 	}
 	return CLIENT_USAGE;
@@ -639,6 +640,7 @@ cmd_client_main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "cacert", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "detach", no_argument, NULL, 'd' },
@@ -663,11 +665,15 @@ cmd_client_main(int argc, char **argv)
 	a.cl.token = getenv("STOCKCAM_TOKEN");
 	if (a.cl.token != NULL && *a.cl.token == '\0')
 		a.cl.token = NULL;
+	a.cl.cacert = getenv("STOCKCAM_CACERT");
+	if (a.cl.cacert != NULL && *a.cl.cacert == '\0')
+		a.cl.cacert = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'u': a.cl.user = optarg; break;
+		case 'c': a.cl.cacert = optarg; break;
 		case 'j': a.cl.json = 1; break;
 		case 'w': a.wait = 1; break;
 		case 'd': a.detach = 1; break;
@@ -682,7 +688,9 @@ cmd_client_main(int argc, char **argv)
 			usage(NULL);
 			fprintf(stderr, "The server: --server, else "
 			    "STOCKCAM_SERVER, else %s;\na bearer token from "
-			    "STOCKCAM_TOKEN. Exit status: 0 done, 1 the job "
+			    "STOCKCAM_TOKEN; --cacert FILE (or STOCKCAM_CACERT) "
+			    "trusts the\ncertificates in FILE for https://. "
+			    "Exit status: 0 done, 1 the job "
 			    "failed\nor was canceled, 2 usage, 3 the server "
 			    "could not be reached or refused,\n130 "
 			    "interrupted (submit --wait cancels the job first, "
@@ -700,6 +708,11 @@ cmd_client_main(int argc, char **argv)
 	    strncmp(server, "https://", 8) != 0) {
 		fprintf(stderr, "stockcam: --server %s: not an http:// or "
 		    "https:// URL\n", server);
+		return CLIENT_USAGE;
+	}
+	if (a.cl.cacert != NULL && access(a.cl.cacert, R_OK) != 0) {
+		fprintf(stderr, "stockcam: --cacert %s: %s\n", a.cl.cacert,
+		    strerror(errno));
 		return CLIENT_USAGE;
 	}
 	a.cl.server = xstrdup(server);

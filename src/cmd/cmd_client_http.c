@@ -49,6 +49,8 @@ cmd_client_setup(const struct client *cl, void *curl)
 	    (long)CLIENT_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "stockcam/" PACKAGE_VERSION);
 	/* Here, so every request has it: calls, downloads, the watch. */
+	if (cl->cacert != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, cl->cacert);
 	if (cl->user != NULL) {
 		curl_easy_setopt(curl, CURLOPT_USERPWD, cl->user);
 		curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);

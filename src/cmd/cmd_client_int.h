@@ -23,6 +23,7 @@ struct client {
 	char		*server;	/* base URL, no trailing '/' */
 	const char	*token;		/* STOCKCAM_TOKEN: a bearer token */
 	const char	*user;		/* --user NAME:PASSWORD */
+	const char	*cacert;	/* --cacert FILE: trust for https:// */
 	int		 json;		/* --json: print what the server says */
 	int		 finishing;	/* Ctrl-C does not abort (a cancel) */
 };
