@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from harness import scaled, HOST
+from harness import scaled, client_tls, HOST
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAMTOOL = os.environ.get("STOCKCAM_CAMTOOL") or os.path.normpath(
@@ -42,6 +42,9 @@ class Stream:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.s.settimeout(5)
         self.s.connect((HOST, srv.port))
+        ctx = client_tls(srv)
+        if ctx is not None:     # an HTTPS server: the same over TLS
+            self.s = ctx.wrap_socket(self.s, server_hostname=HOST)
         self.s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
         self.buf = b""
         self.head = None

@@ -20,6 +20,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ WRAPPER = shlex.split(os.environ.get("STOCKCAM_WRAPPER", "") or "")
 SCALE = 10.0 if WRAPPER else 1.0
 HOST = "127.0.0.1"
 
-LISTEN_RE = re.compile(r"listening on http://([0-9.]+):([0-9]+)/")
+LISTEN_RE = re.compile(r"listening on (https?)://([0-9.]+):([0-9]+)/")
 
 # Lines that indicate a crash / sanitizer report / error in the server log.
 FORBIDDEN_LOG = ("ERROR", "AddressSanitizer", "runtime error", "LeakSanitizer")
@@ -87,6 +88,17 @@ def check_binary():
         sys.exit(1)
 
 
+def built_with(feature):
+    """Whether the binary has an optional part ("tls", "sqlite"), from the
+    features line of its --version."""
+    r = subprocess.run([STOCKCAM_BIN, "--version"], capture_output=True,
+                       text=True, timeout=30)
+    for ln in r.stdout.splitlines():
+        if ln.startswith("features:"):
+            return feature in ln.split()[1:]
+    return False
+
+
 def start_watchdog(seconds):
     """Abort the whole script (harness error) if it runs longer than
     `seconds` (scaled).  Kills every server still alive."""
@@ -124,13 +136,18 @@ class Server:
     """
 
     def __init__(self, *extra_args, start_timeout=10.0, log_level="info",
-                 env=None, stdin=None):
+                 env=None, stdin=None, cafile=None):
         """extra_args come after the default options (the server is expected
         to let a later option override an earlier one, e.g. --log-level).
         The server prints its 'listening on' line at every log level.
         env adds variables to the server's environment; stdin is a file
-        object or fd for its standard input (default /dev/null)."""
+        object or fd for its standard input (default /dev/null).
+        A server that says https is spoken to over TLS by request() and
+        RawConn, trusting cafile (e.g. the self-signed certificate it
+        serves, see make_cert)."""
         self.extra_args = [str(a) for a in extra_args]
+        self.cafile = cafile
+        self.tls = False
         self.extra_env = dict(env or {})
         self.stdin = stdin
         self.data_dir = tempfile.mkdtemp(prefix="stockcam-e2e-")
@@ -188,9 +205,11 @@ class Server:
                     m = LISTEN_RE.search(self._lines[seen])
                     seen += 1
                     if m:
-                        self.host = m.group(1)
-                        self.port = int(m.group(2))
-                        self.url = "http://%s:%d/" % (self.host, self.port)
+                        self.tls = m.group(1) == "https"
+                        self.host = m.group(2)
+                        self.port = int(m.group(3))
+                        self.url = "%s://%s:%d/" % (m.group(1), self.host,
+                                                    self.port)
                         return
                 if self._eof:
                     break
@@ -305,11 +324,46 @@ def _port_of(server):
     return server if isinstance(server, int) else server.port
 
 
+def tls_context(cafile):
+    """A client context that verifies the server against cafile alone."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def client_tls(server):
+    """The client TLS context for server, or None for plain HTTP."""
+    if isinstance(server, Server) and server.tls:
+        return tls_context(server.cafile)
+    return None
+
+
+def make_cert(directory, name="cert", cn="localhost", days=30):
+    """A self-signed EC certificate for localhost and 127.0.0.1, made with
+    the openssl command: returns (certificate path, key path)."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + "-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", str(days),
+                    "-subj", "/CN=" + cn, "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE, timeout=60)
+    return cert, key
+
+
 def request(server, method, path, body=None, headers=None, timeout=5.0):
     """One request on a fresh http.client connection.
     Returns (status, {lowercased header: value}, body bytes)."""
-    conn = http.client.HTTPConnection(HOST, _port_of(server),
-                                      timeout=scaled(timeout))
+    ctx = client_tls(server)
+    if ctx is not None:
+        conn = http.client.HTTPSConnection(HOST, _port_of(server),
+                                           timeout=scaled(timeout),
+                                           context=ctx)
+    else:
+        conn = http.client.HTTPConnection(HOST, _port_of(server),
+                                          timeout=scaled(timeout))
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -412,6 +466,13 @@ class RawConn:
         self.sock = socket.create_connection((HOST, _port_of(server)),
                                              timeout=scaled(timeout))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        ctx = client_tls(server)
+        if ctx is not None:
+            try:
+                self.sock = ctx.wrap_socket(self.sock, server_hostname=HOST)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = b""
         self.eof = False
         self.sent = []          # (method, target) of each request sent
@@ -745,7 +806,7 @@ class Upstream:
             raise ServerError("upstream did not report 'listening on' "
                               "(exit=%r) argv=%r stderr=%r"
                               % (self.proc.poll(), self.argv, buf[:500]))
-        self.port = int(m.group(2))
+        self.port = int(m.group(3))
         self.url = "http://%s:%d/" % (HOST, self.port)
         self.source_url = "http://%s:%d/csv/{symbol}" % (HOST, self.port)
         # Keep reading stderr so the fixture can never block on a full pipe.

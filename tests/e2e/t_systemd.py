@@ -189,7 +189,8 @@ def test_install():
              "ExecStart names the installed binary", repr(execs))
         for want in ("Type=notify", "DynamicUser=yes",
                      "StateDirectory=stockcam", "ProtectSystem=strict",
-                     "NoNewPrivileges=yes"):
+                     "NoNewPrivileges=yes",
+                     "ExecReload=/bin/kill -HUP $MAINPID"):
             t.ok(want in text.splitlines(), "the service sets %s" % want)
         if ANALYZE is None:
             t.skip("systemd-analyze verify", "systemd-analyze not found")
