@@ -15,10 +15,11 @@
  * Numbers continue after the highest archive found in the directory at
  * start; each is taken only when an archive is ready to be renamed, so
  * with several packing threads (gzip is the costly part: one per core
- * keeps them busy) the numbers still run without gaps in the order the
- * archives become safe. A lock file, .PREFIX.lock, held with flock()
- * keeps a second archiver (another process) off the same names and
- * temporary files.
+ * keeps them busy; with libdeflate idle threads also help compress the
+ * others' archives, archiver_gz.c) the numbers still run without gaps
+ * in the order the archives become safe. A lock file, .PREFIX.lock,
+ * held with flock() keeps a second archiver (another process) off the
+ * same names and temporary files.
  *
  * An archive that fails for lack of room (or of descriptors) fails no
  * file: the batch goes back to the head of the queue and every thread
@@ -112,6 +113,8 @@ archiver_ready(struct archiver *ar)
 	struct archiver_file	*f = TAILQ_FIRST(&ar->pending);
 	struct timespec		 now;
 
+	if (!TAILQ_EMPTY(&ar->slices))
+		return 1;	/* help compress another thread's archive */
 	if (f == NULL)
 		return ar->stopping;
 	if (ar->stalled && !ar->stopping) {
@@ -262,9 +265,17 @@ archiver_main(void *arg)
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), ARCHIVER_NICE) != 0)
 		log_debug("archiver: setpriority: %s", strerror(errno));
 
+#ifdef HAVE_LIBDEFLATE
+	archiver_gz_thread_init(ar->gzip_level);
+#endif
 	pthread_mutex_lock(&ar->lock);
 	for (;;) {
 		archiver_wait(ar);
+#ifdef HAVE_LIBDEFLATE
+		/* Slices first: they are older work, and hold memory. */
+		if (archiver_gz_help(ar))
+			continue;
+#endif
 		if (TAILQ_EMPTY(&ar->pending))
 			break;		/* stopping and nothing left */
 		b = archiver_take(ar);
@@ -305,6 +316,9 @@ archiver_main(void *arg)
 		compq_push(ar->cq, &b->item);
 	}
 	pthread_mutex_unlock(&ar->lock);
+#ifdef HAVE_LIBDEFLATE
+	archiver_gz_thread_done();
+#endif
 	return NULL;
 }
 
@@ -338,8 +352,9 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
 		    "a leading '.')";
 	else if (opt->batch_size == 0)
 		why = "the archive batch size must be at least 1";
-	else if (opt->gzip_level < 1 || opt->gzip_level > 9)
-		why = "the gzip level must be 1 to 9";
+	else if (opt->gzip_level < 1 || opt->gzip_level > ARCHIVER_GZIP_MAX)
+		why = ARCHIVER_GZIP_MAX == 9 ? "the gzip level must be 1 to 9" :
+		    "the gzip level must be 1 to 12";
 	if (why != NULL) {
 		snprintf(err, errlen, "%s", why);
 		errno = EINVAL;
@@ -363,11 +378,13 @@ archiver_new(const struct archiver_options *opt, struct compq *cq,
 	ar->done = done;
 	ar->arg = arg;
 	TAILQ_INIT(&ar->pending);
+	TAILQ_INIT(&ar->slices);
 	/* The retry deadline is on the monotonic clock. */
 	if (pthread_mutex_init(&ar->lock, NULL) != 0 ||
 	    pthread_condattr_init(&ca) != 0 ||
 	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&ar->wake, &ca) != 0)
+	    pthread_cond_init(&ar->wake, &ca) != 0 ||
+	    pthread_cond_init(&ar->slice_done, NULL) != 0)
 		fatalx("archiver: cannot initialise locks");
 	pthread_condattr_destroy(&ca);
 	ar->nthreads = opt->threads > 0 ? opt->threads : 1;
@@ -467,6 +484,7 @@ archiver_free(struct archiver *ar)
 	for (i = 0; i < ar->nthreads; i++)
 		pthread_join(ar->threads[i], NULL);
 
+	pthread_cond_destroy(&ar->slice_done);
 	pthread_cond_destroy(&ar->wake);
 	pthread_mutex_destroy(&ar->lock);
 	archiver_release(ar);

@@ -8,6 +8,15 @@
 struct compq;
 struct archiver;
 
+/* The highest gzip level: libdeflate's, else zlib's. */
+#ifdef HAVE_LIBDEFLATE
+#define ARCHIVER_GZIP_MAX	12
+#define ARCHIVER_GZIP_HELP	"archive compression, 1 fast to 12 small (6)"
+#else
+#define ARCHIVER_GZIP_MAX	9
+#define ARCHIVER_GZIP_HELP	"archive compression, 1 fast to 9 small (6)"
+#endif
+
 /* The prefix of stockcam's archives: stockcam-000001.tgz. */
 #define ARCHIVER_PREFIX		"stockcam"
 
@@ -15,7 +24,7 @@ struct archiver_options {
 	const char	*dir;		/* where archives go (must exist) */
 	const char	*prefix;	/* "stockcam" -> stockcam-000001.tgz */
 	unsigned	 batch_size;	/* files per archive, >= 1 */
-	int		 gzip_level;	/* 1..9 */
+	int		 gzip_level;	/* 1..ARCHIVER_GZIP_MAX */
 	unsigned	 threads;	/* packing threads; 0 means 1 */
 };
 

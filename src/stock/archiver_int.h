@@ -3,6 +3,7 @@
 #define SC_ARCHIVER_INT_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,21 @@ struct archiver_file {
 	uint64_t	 seq;		/* order of archiver_add, from 1 */
 };
 TAILQ_HEAD(archiver_files, archiver_file);
+
+/*
+ * A slice of an archive's tar stream, to be one gzip member
+ * (archiver_gz.c): queued on ar->slices for any packing thread.
+ */
+struct archiver_slice {
+	TAILQ_ENTRY(archiver_slice) entry;
+	unsigned char	*in;
+	unsigned char	*out;
+	size_t		 inlen;
+	size_t		 outcap;
+	size_t		 outlen;
+	int		 state;		/* under ar->lock */
+};
+TAILQ_HEAD(archiver_slices, archiver_slice);
 
 /* One batch, packed by the thread, then handed back to the loop. */
 struct archiver_batch {
@@ -56,7 +72,9 @@ struct archiver {
 	pthread_t		*threads;
 	unsigned		 nthreads;
 	pthread_mutex_t		 lock;
-	pthread_cond_t		 wake;
+	pthread_cond_t		 wake;		/* a batch or a slice to do */
+	pthread_cond_t		 slice_done;
+	struct archiver_slices	 slices;	/* under lock: to compress */
 	/* Under lock. */
 	struct archiver_files	 pending;
 	unsigned		 npending;
@@ -99,6 +117,28 @@ archiver_lack_of_room(int errnum)
 	return errnum == ENOSPC || errnum == EDQUOT || errnum == EMFILE ||
 	    errnum == ENFILE;
 }
+
+/*
+ * archiver_gz.c (with libdeflate): the gzip of one archive, written to fd
+ * as members of ARCHIVER_GZ_SLICE bytes of input compressed by any
+ * packing thread. Packing threads only; each first calls
+ * archiver_gz_thread_init with the level, and archiver_gz_thread_done
+ * at its end. write and close return -1 with errno set when the file
+ * could not be written; free (always, after open) waits for the slices
+ * still being compressed. archiver_gz_help, lock held: compresses one
+ * queued slice (the lock dropped meanwhile), 0 if there was none.
+ */
+#define ARCHIVER_GZ_SLICE	(256 * 1024)
+
+struct archiver_gz;
+void		 archiver_gz_thread_init(int level);
+void		 archiver_gz_thread_done(void);
+struct archiver_gz *archiver_gz_open(struct archiver *, int fd);
+ssize_t		 archiver_gz_write(struct archiver_gz *, const void *,
+		    size_t);
+int		 archiver_gz_close(struct archiver_gz *);
+void		 archiver_gz_free(struct archiver_gz *);
+int		 archiver_gz_help(struct archiver *);
 
 /* archiver_pack.c: writing one batch, on a packing thread. */
 

@@ -2,9 +2,10 @@
  * archiver_pack.c - write one batch as an archive, on a packing thread.
  *
  * The batch is written as a gzipped tar (ustar; pax headers only where
- * ustar cannot say it) under a hidden temporary name, fsynced, renamed to
- * the next free PREFIX-N.tgz without ever replacing a file, and the
- * directory is fsynced; only then are the XML files removed. A file that
+ * ustar cannot say it; the gzip is archiver_gz.c's members with
+ * libdeflate, else libarchive's zlib filter) under a hidden temporary
+ * name, fsynced, renamed to the next free PREFIX-N.tgz without ever
+ * replacing a file, and the directory is fsynced; only then are the XML files removed. A file that
  * fails on its own gets its own error and the archive is written again
  * without it; a failure of the archive itself goes to the whole batch.
  */
@@ -241,6 +242,71 @@ out:
 	return ret;
 }
 
+#ifdef HAVE_LIBDEFLATE
+/* libarchive writes the tar; archiver_gz.c compresses and writes it. */
+struct archiver_pack_out {
+	struct archiver_gz	*gz;
+	int			 given_up;	/* no flush at close */
+};
+
+static la_ssize_t
+archiver_pack_out_write(struct archive *a, void *arg, const void *buf,
+    size_t len)
+{
+	struct archiver_pack_out	*o = arg;
+	ssize_t				 n;
+
+	if ((n = archiver_gz_write(o->gz, buf, len)) < 0)
+		archive_set_error(a, errno, "Write error");
+	return n;
+}
+
+static int
+archiver_pack_out_close(struct archive *a, void *arg)
+{
+	struct archiver_pack_out	*o = arg;
+
+	if (o->given_up || archiver_gz_close(o->gz) == 0)
+		return ARCHIVE_OK;
+	archive_set_error(a, errno, "Write error");
+	return ARCHIVE_FATAL;
+}
+
+/* Starts the tar on o: 0, or -1 with libarchive's error. */
+static int
+archiver_pack_open(struct archiver *ar, struct archive *a, int fd,
+    struct archiver_pack_out *o)
+{
+	o->gz = archiver_gz_open(ar, fd);
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open(a, o, NULL, archiver_pack_out_write,
+	    archiver_pack_out_close) != ARCHIVE_OK)
+		return -1;
+	return 0;
+}
+#else
+struct archiver_pack_out {
+	int	 given_up;
+};
+
+/* Starts the tar, gzipped by libarchive (zlib): 0, or -1. */
+static int
+archiver_pack_open(struct archiver *ar, struct archive *a, int fd,
+    struct archiver_pack_out *o)
+{
+	char	level[16];
+
+	snprintf(level, sizeof level, "%d", ar->gzip_level);
+	if (archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(a, "gzip", "compression-level",
+	    level) != ARCHIVE_OK ||
+	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK)
+		return -1;
+	return 0;
+}
+#endif
+
 /* Writes the batch's files to fd as a .tgz; returns as archiver_pack_file. */
 static int
 archiver_pack_write(struct archiver *ar, struct archiver_batch *b, int fd,
@@ -249,18 +315,14 @@ archiver_pack_write(struct archiver *ar, struct archiver_batch *b, int fd,
 	struct archive		*a;
 	struct archive_entry	*ae;
 	struct archiver_file	*f;
-	char			 level[16];
+	struct archiver_pack_out o;
 	int			 r = -1;
 
+	memset(&o, 0, sizeof o);
 	if ((a = archive_write_new()) == NULL ||
 	    (ae = archive_entry_new()) == NULL)
 		fatalx("archiver: out of memory");
-	snprintf(level, sizeof level, "%d", ar->gzip_level);
-	if (archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_write_set_filter_option(a, "gzip", "compression-level",
-	    level) != ARCHIVE_OK ||
-	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	if (archiver_pack_open(ar, a, fd, &o) != 0) {
 		archiver_pack_batch_error(b, 0, "cannot start an archive: %s",
 		    archiver_pack_aerror(a));
 		goto out;
@@ -284,8 +346,12 @@ archiver_pack_write(struct archiver *ar, struct archiver_batch *b, int fd,
 	}
 	r = 0;
 out:
+	o.given_up = r != 0;
 	archive_entry_free(ae);
 	archive_write_free(a);
+#ifdef HAVE_LIBDEFLATE
+	archiver_gz_free(o.gz);
+#endif
 	return r;
 }
 

@@ -2,7 +2,8 @@
  * test_archiver.c - the archiver on real files: batches and flush, unique
  * entry names, numbering across restarts, stale temporary files, one bad
  * file, a failed archive, a 64 MB file, pending files at free, gzip
- * levels, and kill -9 at random moments. Every archive is read back with
+ * levels, several threads, an archive of many gzip members, and kill -9
+ * at random moments. Every archive is read back with
  * libarchive and compared byte for byte (by size and checksum).
  */
 #include "config.h"
@@ -29,6 +30,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <event2/event.h>
+#ifdef HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include "lib/compq.h"
 #include "lib/log.h"
@@ -503,9 +507,9 @@ test_options(void)
 	o = (struct archiver_options){ dir, "p", 0, 6, 0 };
 	r = refused(&o, err, sizeof err);
 	ok(r, "batch size 0 refused: %s", err);
-	o = (struct archiver_options){ dir, "p", 1, 10, 0 };
+	o = (struct archiver_options){ dir, "p", 1, ARCHIVER_GZIP_MAX + 1, 0 };
 	r = refused(&o, err, sizeof err);
-	ok(r, "gzip level 10 refused: %s", err);
+	ok(r, "gzip level %d refused: %s", ARCHIVER_GZIP_MAX + 1, err);
 	o = (struct archiver_options){ dir, "a/b", 1, 6, 0 };
 	r = refused(&o, err, sizeof err);
 	ok(r, "prefix with '/' refused: %s", err);
@@ -1029,7 +1033,7 @@ test_free_pending(void)
 	free(out);
 }
 
-/* 9: gzip level 1 is bigger than level 9 on compressible data. */
+/* 9: gzip level 1 is bigger than the top level on compressible data. */
 static void
 test_gzip_level(void)
 {
@@ -1040,7 +1044,8 @@ test_gzip_level(void)
 	long long		 s1, s9;
 	int			 level;
 
-	for (level = 1; level <= 9; level += 8) {
+	for (level = 1; level <= ARCHIVER_GZIP_MAX;
+	    level += ARCHIVER_GZIP_MAX - 1) {
 		got_reset();
 		path = sub(src, "rows.xml");
 		put_random_file(path, 2 << 20, 7);
@@ -1060,8 +1065,8 @@ test_gzip_level(void)
 	a9 = sub(out, "l9-000001.tgz");
 	s1 = file_size(a1);
 	s9 = file_size(a9);
-	ok(s1 > s9 && s9 > 0, "level 1 (%lld bytes) > level 9 (%lld bytes)",
-	    s1, s9);
+	ok(s1 > s9 && s9 > 0, "level 1 (%lld bytes) > level %d (%lld bytes)",
+	    s1, ARCHIVER_GZIP_MAX, s9);
 	free(a1);
 	free(a9);
 	free(src);
@@ -1314,6 +1319,125 @@ test_kill(unsigned seed)
 	free(out);
 }
 
+/* Rows of XML, as compressible as the converter's; returns the checksum. */
+static uint64_t
+put_xml_file(const char *path, size_t rows)
+{
+	FILE		*f;
+	char		 line[160];
+	struct sum	 sum = { 0xcbf29ce484222325ULL, 0, 0 };
+	size_t		 i;
+	int		 n;
+
+	if ((f = fopen(path, "w")) == NULL)
+		bail("open %s", path);
+	for (i = 0; i < rows; i++) {
+		n = snprintf(line, sizeof line, "  <Row><Date>%04zu-%02zu-%02zu"
+		    "</Date><Close>%zu.%06zu</Close><Volume>%zu</Volume></Row>\n",
+		    1990 + i / 365, 1 + i / 31 % 12, 1 + i % 28, 100 + i % 97,
+		    (i * 7919) % 1000000, (i * 104729) % 10000000);
+		sum_add(&sum, line, (size_t)n);
+		if (fwrite(line, 1, (size_t)n, f) != (size_t)n)
+			bail("write %s", path);
+	}
+	if (fclose(f) != 0)
+		bail("close %s", path);
+	return sum_end(&sum);
+}
+
+#ifdef HAVE_LIBDEFLATE
+/*
+ * The gzip members of a file, each decompressed on its own: their count,
+ * or -1 if one is not a whole gzip member; *largest, the most one holds.
+ */
+static long
+count_members(const char *path, size_t *largest)
+{
+	struct libdeflate_decompressor	*d;
+	unsigned char			*in, *out;
+	size_t				 len, off = 0, used, outlen;
+	size_t				 cap = 4 << 20;
+	long				 n = 0;
+	FILE				*f;
+
+	*largest = 0;
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	in = xmalloc(64 << 20);
+	len = fread(in, 1, 64 << 20, f);
+	fclose(f);
+	out = xmalloc(cap);
+	d = libdeflate_alloc_decompressor();
+	while (off < len) {
+		if (libdeflate_gzip_decompress_ex(d, in + off, len - off, out,
+		    cap, &used, &outlen) != LIBDEFLATE_SUCCESS) {
+			n = -1;
+			break;
+		}
+		off += used;
+		if (outlen > *largest)
+			*largest = outlen;
+		n++;
+	}
+	libdeflate_free_decompressor(d);
+	free(in);
+	free(out);
+	return n;
+}
+#endif
+
+/*
+ * 11: an archive of many slices, with two threads to compress them:
+ * read back whole, and (with libdeflate) made of gzip members of a
+ * bounded size each.
+ */
+static void
+test_members(void)
+{
+	struct archiver	*ar;
+	struct rd	 rd;
+	char		*src = newdir("m-src"), *out = newdir("m-out");
+	char		*a = sub(src, "a.xml"), *b = sub(src, "b.xml");
+	char		*apath = sub(out, "m-000001.tgz");
+	uint64_t	 ha, hb;
+	int		 ok_a = 0, ok_b = 0, i;
+
+	got_reset();
+	ha = put_xml_file(a, 60000);		/* some 5 MB */
+	hb = put_xml_file(b, 7);
+	nthreads = 2;
+	ar = start(out, "m", 2, 6);
+	nthreads = 1;
+	archiver_add(ar, a, "a.xml", (void *)1);
+	archiver_add(ar, b, "b.xml", (void *)2);
+	ok(wait_results(2, 30) && got_errors() == 0, "two files, one archive, "
+	    "two threads");
+	ok(read_archive(apath, &rd) == 0 && rd.n == 2, "read back: %s",
+	    rd.err);
+	for (i = 0; i < rd.n; i++) {
+		ok_a |= strcmp(rd.e[i].name, "a.xml") == 0 && rd.e[i].hash == ha;
+		ok_b |= strcmp(rd.e[i].name, "b.xml") == 0 && rd.e[i].hash == hb;
+	}
+	ok(ok_a && ok_b, "both files' bytes match");
+#ifdef HAVE_LIBDEFLATE
+	{
+		size_t	largest;
+		long	n = count_members(apath, &largest);
+
+		ok(n >= 16 && largest <= 256 * 1024, "%ld gzip members, each "
+		    "whole, the largest %zu bytes of tar", n, largest);
+	}
+#else
+	ok(1, "# SKIP gzip members: built without libdeflate");
+#endif
+	stop(ar);
+	free(a);
+	free(b);
+	free(apath);
+	free(src);
+	free(out);
+}
+
 /* 10: several packing threads: every file once, numbers without gaps. */
 static void
 test_threads(void)
@@ -1399,6 +1523,7 @@ main(void)
 	test_free_pending();
 	test_gzip_level();
 	test_threads();
+	test_members();
 	test_kill(seed);
 
 	got_reset();
