@@ -23,7 +23,7 @@ libevent-dev libjansson-dev libcurl4-openssl-dev libxml2-dev \
 libarchive-dev libturbojpeg0-dev libsqlite3-dev libcrypt-dev libssl-dev \
 libdeflate-dev python3"
 TEST_PACKAGES="valgrind libxml2-utils clang libclang-rt-14-dev chromium \
-python3-jsonschema systemd openssl curl wrk"
+python3-jsonschema systemd openssl curl wrk libarchive-tools"
 
 say() { printf '== %s\n' "$*" >&2; }
 

@@ -1103,9 +1103,50 @@ def xml_records(data):
     return out
 
 
+class TgzError(Exception):
+    """An archive that one of the standard readers refuses."""
+
+
+def tgz_readers_agree(path, names):
+    """Checks the .tgz at path with gzip -t, GNU tar and (when installed)
+    libarchive's bsdtar: each must read it to the end and list `names`
+    (the regular files Python's tarfile found). Raises TgzError."""
+    want = sorted(names)
+    cmds = [["gzip", "-t", path], ["tar", "-tzf", path]]
+    if shutil.which("bsdtar"):
+        cmds.append(["bsdtar", "-tzf", path])
+    for cmd in cmds:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise TgzError("%s: exit %d: %s" % (" ".join(cmd[:2]),
+                                                r.returncode, r.stderr[-300:]))
+        if cmd[0] != "gzip":
+            got = sorted(ln for ln in r.stdout.splitlines()
+                         if ln and not ln.endswith("/"))
+            if got != want:
+                raise TgzError("%s lists %r, tarfile %r"
+                               % (cmd[0], got[:5], want[:5]))
+
+
+def tgz_names(path):
+    """The regular files of the .tgz at path, as Python's tarfile, GNU tar,
+    gzip -t and bsdtar all read it (raises if one of them cannot)."""
+    with _tarfile.open(path, "r:gz") as tf:
+        names = [m.name for m in tf.getmembers() if m.isfile()]
+    tgz_readers_agree(path, names)
+    return names
+
+
 def tgz_entries(data):
-    """{entry name: bytes} of a .tgz (raises tarfile/OS errors if broken)."""
+    """{entry name: bytes} of a .tgz, read by Python's tarfile and checked
+    by the other readers (tgz_readers_agree); raises if broken."""
     out = {}
+    with tempfile.NamedTemporaryFile(suffix=".tgz") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        with _tarfile.open(fileobj=_io.BytesIO(data), mode="r:gz") as tf:
+            names = [m.name for m in tf.getmembers() if m.isfile()]
+        tgz_readers_agree(tmp.name, names)
     with _tarfile.open(fileobj=_io.BytesIO(data), mode="r:gz") as tf:
         for m in tf.getmembers():
             if m.isfile():
