@@ -1,9 +1,13 @@
 /*
- * cmd_csv2xml.c - `stockcam csv2xml [IN.csv|-] [OUT.xml|-]`.
+ * cmd_csv2xml.c - `stockcam csv2xml [IN.csv|-] [OUT.xml|-]`, or
+ * `stockcam csv2xml --out-dir DIR IN.csv...`.
  *
  * The converter on its own, as a Unix filter: silent on success, one
- * line naming the input and the position on failure. Exit status 0
- * converted, 1 conversion or I/O error, 2 usage error.
+ * line naming the input and the position on failure. With --out-dir,
+ * each input becomes DIR/NAME.xml (NAME: its base name without .csv),
+ * one process for many files; a file that fails is named and the rest
+ * go on. Exit status 0 converted, 1 conversion or I/O error, 2 usage
+ * error.
  */
 #include "config.h"
 
@@ -17,6 +21,7 @@
 
 #include "cmd/cmd_csv2xml.h"
 #include "lib/mono.h"
+#include "lib/xmalloc.h"
 #include "stock/csv2xml.h"
 
 static void
@@ -24,12 +29,30 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: stockcam csv2xml [--max-field-size BYTES] "
 	    "[--max-columns N] [--stats] [IN.csv|-] [OUT.xml|-]\n"
+	    "       stockcam csv2xml [OPTION]... --out-dir DIR IN.csv...\n"
 	    "Converts a CSV file (RFC 4180) with a header row to XML.\n"
+	    "  --out-dir DIR           write each IN as DIR/NAME.xml\n"
 	    "  --max-field-size BYTES  longest field accepted (%d)\n"
 	    "  --max-columns N         most header columns accepted (%d)\n"
 	    "  --stats                 print rows, bytes, time and peak "
 	    "memory to stderr\n",
 	    CSV2XML_MAX_FIELD, CSV2XML_MAX_COLUMNS);
+}
+
+/* DIR/NAME.xml for IN: its base name, a ".csv" ending replaced. */
+static char *
+csv2xml_out_name(const char *dir, const char *in)
+{
+	const char	*base = strrchr(in, '/');
+	char		*path;
+	size_t		 len;
+
+	base = base != NULL ? base + 1 : in;
+	len = strlen(base);
+	if (len > 4 && strcmp(base + len - 4, ".csv") == 0)
+		len -= 4;
+	xasprintf(&path, "%s/%.*s.xml", dir, (int)len, base);
+	return path;
 }
 
 static int
@@ -54,18 +77,19 @@ cmd_csv2xml_main(int argc, char **argv)
 		{ "max-field-size", required_argument, NULL, 'f' },
 		{ "max-columns", required_argument, NULL, 'c' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "out-dir", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct csv2xml_limits	 lim = { CSV2XML_MAX_FIELD,
 				    CSV2XML_MAX_COLUMNS, 0 };
-	struct csv2xml_stats	 st;
+	struct csv2xml_stats	 st, sum;
 	struct timespec		 t0, t1;
 	struct rusage		 ru;
-	const char		*in = "-", *out = "-";
-	char			 err[512];
+	const char		*in = "-", *out = "-", *dir = NULL;
+	char			 err[512], *path;
 	unsigned long		 v;
-	int			 ch, stats = 0;
+	int			 ch, i, stats = 0, rv = 0;
 
 	csv2xml_global_init();
 	optind = 1;
@@ -92,6 +116,9 @@ cmd_csv2xml_main(int argc, char **argv)
 		case 's':
 			stats = 1;
 			break;
+		case 'o':
+			dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -100,30 +127,47 @@ cmd_csv2xml_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind > 2) {
+	if (dir != NULL ? optind == argc : argc - optind > 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (optind < argc)
+	if (dir == NULL && optind < argc)
 		in = argv[optind];
-	if (optind + 1 < argc)
+	if (dir == NULL && optind + 1 < argc)
 		out = argv[optind + 1];
 
+	memset(&sum, 0, sizeof sum);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (csv2xml_file(in, out, &lim, 1, &st, err, sizeof err) != 0) {
-		fprintf(stderr, "stockcam csv2xml: %s: %s\n",
-		    strcmp(in, "-") == 0 ? "stdin" : in, err);
-		return 1;
+	for (i = dir != NULL ? optind : argc; dir == NULL || i < argc; i++) {
+		path = NULL;
+		if (dir != NULL) {
+			in = argv[i];
+			path = csv2xml_out_name(dir, in);
+			out = path;
+		}
+		if (csv2xml_file(in, out, &lim, 1, &st, err, sizeof err) !=
+		    0) {
+			fprintf(stderr, "stockcam csv2xml: %s: %s\n",
+			    strcmp(in, "-") == 0 ? "stdin" : in, err);
+			rv = 1;
+		} else {
+			sum.rows += st.rows;
+			sum.bytes_in += st.bytes_in;
+			sum.bytes_out += st.bytes_out;
+		}
+		free(path);
+		if (dir == NULL)
+			break;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (stats) {
+	if (stats && rv == 0) {
 		getrusage(RUSAGE_SELF, &ru);
 		fprintf(stderr, "rows=%llu bytes_in=%llu bytes_out=%llu "
 		    "seconds=%.3f maxrss_kb=%ld\n",
-		    (unsigned long long)st.rows,
-		    (unsigned long long)st.bytes_in,
-		    (unsigned long long)st.bytes_out,
+		    (unsigned long long)sum.rows,
+		    (unsigned long long)sum.bytes_in,
+		    (unsigned long long)sum.bytes_out,
 		    mono_diff_s(&t0, &t1), ru.ru_maxrss);
 	}
-	return 0;
+	return rv;
 }

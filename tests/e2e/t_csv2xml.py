@@ -498,6 +498,39 @@ def test_operand_forms():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_out_dir():
+    """--out-dir DIR IN...: each input as DIR/NAME.xml, one process; a
+    broken file named, the others still converted."""
+    good = [os.path.join(CORPUS, n) for n in ("lf.csv", "crlf.csv")]
+    bad = os.path.join(CORPUS, "bad", sorted(os.listdir(
+        os.path.join(CORPUS, "bad")))[0])
+    want = {}
+    for p in good:
+        with open(p, "rb") as f:
+            want[os.path.basename(p)[:-4] + ".xml"] = \
+                expected_xml(*expected_table(f.read()))
+    tmp = tempfile.mkdtemp(prefix="stockcam-e2e-csv2xml-")
+    try:
+        res = run(["--out-dir", tmp, *good])
+        got = {n: open(os.path.join(tmp, n), "rb").read()
+               for n in dir_listing(tmp)}
+        t.ok(res.rc == 0 and got == want and res.err == b"",
+             "csv2xml --out-dir DIR A.csv B.csv writes DIR/A.xml, DIR/B.xml",
+             "%r\n%r" % (res, sorted(got)))
+        shutil.rmtree(tmp)
+        os.mkdir(tmp)
+        res = run(["--out-dir", tmp, good[0], bad, good[1]])
+        err = res.err.decode(errors="replace")
+        t.ok(res.rc == 1 and os.path.basename(bad) in err and
+             err.count("\n") == 1 and sorted(dir_listing(tmp)) ==
+             sorted(want), "a broken file among them: exit 1 naming it, "
+             "the others converted", "%r\n%r" % (res, dir_listing(tmp)))
+        res = run(["--out-dir", tmp])
+        t.is_(res.rc, 2, "--out-dir without inputs: usage error")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # -- bad corpus ---------------------------------------------------------------------------
 
 SENTINEL = b"pre-existing OUT: must survive a failed conversion\n"
@@ -1014,6 +1047,7 @@ def main():
         t.group("good %s" % f, test_good, f)
     t.group("header-only exact", test_header_only_exact)
     t.group("operand forms", test_operand_forms)
+    t.group("--out-dir", test_out_dir)
     for f in bad:
         if f in BAD:
             t.group("bad %s" % f, test_bad, f)
