@@ -79,6 +79,7 @@ struct convert_task {
 	char			*csv;
 	char			*xml;
 	int			 rv;
+	int			 csv_gone;	/* the worker removed csv */
 	struct csv2xml_stats	 st;
 	char			 err[256];
 };

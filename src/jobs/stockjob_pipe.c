@@ -165,6 +165,15 @@ stockjob_convert_work(void *arg)
 	/* The pool already has a thread per core: no write-behind thread. */
 	t->rv = csv2xml_file(t->csv, t->xml, NULL, 0, &t->st, t->err,
 	    sizeof t->err);
+	/*
+	 * Read, the CSV is done with either way. Removed here, not on the
+	 * loop: an unlink gives back the file's page cache, in time that
+	 * grows with its size, under the lock of a directory the other
+	 * workers are writing to. (Were the process to die now, the symbol
+	 * is not done, and is fetched again.)
+	 */
+	if (unlink(t->csv) == 0 || errno == ENOENT)
+		t->csv_gone = 1;
 }
 
 static void
@@ -199,7 +208,8 @@ stockjob_convert_done(void *arg, enum pool_status status)
 		sj->unflushed++;
 		stockjob_symbol_set(sym, SYM_ARCHIVING);
 	}
-	unlink(t->csv);
+	if (!t->csv_gone)	/* canceled before it ran */
+		unlink(t->csv);
 	free(t->csv);
 	free(t->xml);
 	free(t);
