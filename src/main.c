@@ -301,11 +301,15 @@ main(int argc, char **argv)
 		fatalx("libevent: cannot watch signals");
 
 	app.cq = compq_new(app.base);
-	app.fetch_pool = pool_new("fetch", opt.fetch_workers,
-	    opt.queue_depth, app.cq);
-	app.convert_pool = pool_new("convert", opt.convert_workers,
-	    opt.queue_depth, app.cq);
-	/* Searches keep every core busy for seconds: behind the loop. */
+	/*
+	 * Downloads, conversions, searches and archives (the archiver nices
+	 * its own threads) keep every core busy for seconds: behind the
+	 * loop, so a request waits for no worker's time slice.
+	 */
+	app.fetch_pool = pool_new_niced("fetch", opt.fetch_workers,
+	    opt.queue_depth, app.cq, 10);
+	app.convert_pool = pool_new_niced("convert", opt.convert_workers,
+	    opt.queue_depth, app.cq, 10);
 	app.cpu_pool = pool_new_niced("cpu", opt.cpu_workers, opt.queue_depth,
 	    app.cq, 10);
 	/* Archive reads and listings: never behind the downloads. */
