@@ -400,7 +400,7 @@ options_defaults(struct options *opt)
 	opt->max_symbols = 1000;
 	opt->max_pending_symbols = 10000;
 	opt->batch_size = 100;
-	opt->gzip_level = 6;
+	opt->gzip_level = ARCHIVER_GZIP_DEFAULT;
 	opt->job_ttl_s = 3600;
 	opt->max_jobs = 1000;
 	opt->fetch_timeout_ms = 30000;
