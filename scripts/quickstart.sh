@@ -8,7 +8,8 @@
 #                                           a short fuzzing run and distcheck
 #   scripts/quickstart.sh deps              only install missing packages
 #                                           (and the browser test's node
-#                                           modules in tests/browser)
+#                                           modules in tests/browser, and
+#                                           nginx for the benchmarks)
 #
 # Builds go to build/ (and build-asan/, build-tsan/); the source tree
 # stays clean. QUICK=1 limits `test` to the plain build.
@@ -72,37 +73,48 @@ browser_deps() {
 	fi
 }
 
+# unpack_tool PACKAGE PATH: PATH (/usr/bin/x) of Debian's PACKAGE into
+# tests/tools/bin, the package itself not installed (no service of it
+# starts on the machine). Nothing to do when it is there already.
+unpack_tool() {
+	dest="$top/tests/tools/bin/${2##*/}"
+	[ -x "$dest" ] && return 0
+	say "unpacking ${2##*/} (Debian's $1) into tests/tools"
+	tmp=$(mktemp -d)
+	# No package lists yet (a fresh image): fetch them once.
+	if ! (cd "$tmp" && apt-get download "$1" >/dev/null 2>&1); then
+		find_sudo "update the package lists"
+		$sudo apt-get update -qq
+	fi
+	if ! (cd "$tmp" && apt-get download "$1" >/dev/null 2>&1); then
+		rm -rf "$tmp"
+		echo "quickstart: cannot download Debian's $1 package" \
+		    "(for ${2##*/})" >&2
+		exit 1
+	fi
+	dpkg-deb -x "$tmp/$1"_*.deb "$tmp/x"
+	mkdir -p "$top/tests/tools/bin"
+	cp "$tmp/x$2" "$dest"
+	rm -rf "$tmp"
+}
+
 # promtool, for the metrics test: Debian's prometheus package holds it,
 # but installing that package would also start a Prometheus server on
-# the machine, so only its promtool is unpacked, into tests/tools/bin.
+# the machine, so only its promtool is unpacked.
 promtool_dep() {
-	dest="$top/tests/tools"
-	if ! command -v promtool >/dev/null 2>&1 &&
-	    [ ! -x "$dest/bin/promtool" ]; then
-		say "unpacking promtool (Debian's prometheus) into tests/tools"
-		tmp=$(mktemp -d)
-		# No package lists yet (a fresh image): fetch them once.
-		if ! (cd "$tmp" && apt-get download prometheus \
-		    >/dev/null 2>&1); then
-			find_sudo "update the package lists"
-			$sudo apt-get update -qq
-		fi
-		if ! (cd "$tmp" && apt-get download prometheus \
-		    >/dev/null 2>&1); then
-			rm -rf "$tmp"
-			echo "quickstart: cannot download Debian's prometheus" \
-			    "package (for promtool)" >&2
-			exit 1
-		fi
-		dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
-		mkdir -p "$dest/bin"
-		cp "$tmp/x/usr/bin/promtool" "$dest/bin/promtool"
-		rm -rf "$tmp"
-	fi
+	command -v promtool >/dev/null 2>&1 ||
+	    unpack_tool prometheus /usr/bin/promtool
 	# For every suite, distcheck's copy of the tree too.
 	STOCKCAM_PROMTOOL=$(command -v promtool 2>/dev/null ||
-	    echo "$dest/bin/promtool")
+	    echo "$top/tests/tools/bin/promtool")
 	export STOCKCAM_PROMTOOL
+}
+
+# nginx, the upstream of bench/jobs.sh: unpacked like promtool, as the
+# package would start a web server on port 80.
+nginx_dep() {
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ||
+	    unpack_tool nginx /usr/sbin/nginx
 }
 
 bootstrap() {
@@ -212,6 +224,7 @@ deps)
 	install_missing $PACKAGES $TEST_PACKAGES
 	browser_deps
 	promtool_dep
+	nginx_dep
 	;;
 run)
 	install_missing $PACKAGES
