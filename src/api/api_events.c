@@ -57,6 +57,7 @@
 #define EVENTS_BACKLOG		1024	/* events kept for Last-Event-ID */
 #define EVENTS_BACKLOG_BYTES	(8 * 1024 * 1024)	/* and their bytes */
 #define EVENTS_CLIENT_MAX	(1024 * 1024)	/* unsent: then dropped */
+#define EVENTS_SNDBUF		(64 * 1024)	/* each client's socket */
 #define EVENTS_COALESCE_MS	100
 #define EVENTS_HEARTBEAT_S	15
 #define EVENTS_RETRY_MS		2000	/* the browser's reconnect delay */
@@ -412,6 +413,9 @@ ev_stream(struct http_request *req, const struct router_params *params,
 		http_stream_end(req);
 		return;
 	}
+	/* Events are small: what a client has not read waits here, counted
+	 * against EVENTS_CLIENT_MAX, not in megabytes of kernel buffer. */
+	http_stream_set_sndbuf(req, EVENTS_SNDBUF);
 	c = xcalloc(1, sizeof *c);
 	c->ev = ev;
 	c->req = req;

@@ -165,6 +165,12 @@ int		 http_stream_write_ref(struct http_request *, const void *,
 		    void *arg);
 /* Bytes queued and not yet sent. */
 size_t		 http_stream_pending(const struct http_request *);
+/*
+ * Caps the kernel's send buffer of the stream's socket (SO_SNDBUF) at
+ * about `bytes`: otherwise Linux grows it to megabytes for a client that
+ * reads nothing, and http_stream_pending stays 0 while they fill.
+ */
+void		 http_stream_set_sndbuf(struct http_request *, int bytes);
 /* Sets the callback for "everything written has been sent". */
 void		 http_stream_set_drain_cb(struct http_request *,
 		    http_drain_fn *, void *);

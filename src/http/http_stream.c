@@ -5,7 +5,10 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -13,6 +16,7 @@
 
 #include "http/http.h"
 #include "http/http_int.h"
+#include "lib/log.h"
 
 int
 http_stream_start(struct http_request *req, int status,
@@ -72,6 +76,18 @@ http_stream_pending(const struct http_request *req)
 	if (req->conn == NULL)
 		return 0;
 	return evbuffer_get_length(bufferevent_get_output(req->conn->bev));
+}
+
+void
+http_stream_set_sndbuf(struct http_request *req, int bytes)
+{
+	if (req->conn == NULL)
+		return;
+	/* Best effort: a stream without its cap still works. */
+	if (setsockopt(bufferevent_getfd(req->conn->bev), SOL_SOCKET,
+	    SO_SNDBUF, &bytes, sizeof bytes) != 0)
+		log_debug("http: %s: SO_SNDBUF: %s", req->conn->peer,
+		    strerror(errno));
 }
 
 void
