@@ -284,8 +284,8 @@ def test_slow_and_limits(up):
              ["connections"]["now"] > base, timeout=5)
         jid = post_job(srv, ["S%03d" % i for i in range(300)])[3]["id"]
         wait_job(srv, jid, timeout=60)
-        dropped = poll(lambda: request_json(srv, "GET", "/api/stats")[3]
-                       ["connections"]["now"] <= base, timeout=20)
+        dropped, _ = poll(lambda: request_json(srv, "GET", "/api/stats")[3]
+                          ["connections"]["now"] <= base, timeout=20)
         t.ok(dropped, "slow client: one that does not read is dropped")
         stuck.close()
         still_serving(t, srv, "dropping a slow events client")
@@ -297,8 +297,8 @@ def test_slow_and_limits(up):
         t.is_(st, 503, "limit: a fifth connection gets 503")
         for s in streams:
             s.close()
-        ok = poll(lambda: request(srv, "GET", "/api/health")[0] == 200,
-                  timeout=5)
+        ok, _ = poll(lambda: request(srv, "GET", "/api/health")[0] == 200,
+                     timeout=5)
         t.ok(ok, "limit: served again once the streams closed")
         stop_clean(t, srv, "slow")
 

@@ -51,7 +51,12 @@ def tls_connect(srv, ctx=None, alpn=None):
 
 
 def metric(srv, name, labels=""):
-    st, _, body = request(srv, "GET", "/metrics")
+    """A sample of /metrics; None if the scrape failed (say, refused at
+    the connection cap while a slow server still counts closed ones)."""
+    try:
+        st, _, body = request(srv, "GET", "/metrics")
+    except (ssl.SSLError, OSError):
+        return None
     if st != 200:
         return None
     want = name + ("{%s}" % labels if labels else "")
@@ -153,9 +158,9 @@ def test_basics(srv, cert):
         raw.close()
     t.ok(not data.startswith(b"HTTP/"), "plain HTTP to the HTTPS port: no "
          "HTTP reply (a TLS alert at most)", repr(data[:80]))
-    now = poll(lambda: (metric(srv, "stockcam_tls_handshakes_total",
-                               'result="failed"') or 0) > (failed or 0),
-               timeout=3)
+    now, _ = poll(lambda: (metric(srv, "stockcam_tls_handshakes_total",
+                                  'result="failed"') or 0) > (failed or 0),
+                  timeout=3)
     t.ok(now, "... counted as a failed handshake")
     st, _, _ = request(srv, "GET", "/api/health")
     t.is_(st, 200, "... and the server serves on")
@@ -251,12 +256,18 @@ def test_limits(cert, key):
         finally:
             for c in held:
                 c.close()
-        now = poll(lambda: (metric(srv,
-                   "stockcam_http_connections_refused_total") or 0) >
-                   (refused or 0), timeout=5)
+        now, _ = poll(lambda: (metric(
+            srv, "stockcam_http_connections_refused_total") or 0) >
+            (refused or 0), timeout=5)
         t.ok(now, "... and counted as refused")
-        st, _, _ = request(srv, "GET", "/api/health")
-        t.is_(st, 200, "room again once they close")
+
+        def served():
+            try:
+                return request(srv, "GET", "/api/health")[0] == 200
+            except (ssl.SSLError, OSError):
+                return False
+        # The server sees the four close in its own time (valgrind).
+        t.ok(poll(served, timeout=10)[0], "room again once they close")
         stop_clean(t, srv, "limits server")
 
 
