@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd/cmd_csv2xml.h"
 #include "lib/mono.h"
@@ -90,6 +91,8 @@ cmd_csv2xml_main(int argc, char **argv)
 	char			 err[512], *path;
 	unsigned long		 v;
 	int			 ch, i, stats = 0, rv = 0;
+	long			 ncpu;
+	unsigned		 threads;
 
 	csv2xml_global_init();
 	optind = 1;
@@ -136,6 +139,9 @@ cmd_csv2xml_main(int argc, char **argv)
 	if (dir == NULL && optind + 1 < argc)
 		out = argv[optind + 1];
 
+	/* A large file is converted on every core (csv2xml_par.c). */
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	threads = ncpu > 1 ? (unsigned)ncpu : 1;
 	memset(&sum, 0, sizeof sum);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = dir != NULL ? optind : argc; dir == NULL || i < argc; i++) {
@@ -145,8 +151,8 @@ cmd_csv2xml_main(int argc, char **argv)
 			path = csv2xml_out_name(dir, in);
 			out = path;
 		}
-		if (csv2xml_file(in, out, &lim, 1, &st, err, sizeof err) !=
-		    0) {
+		if (csv2xml_file(in, out, &lim, threads, &st, err,
+		    sizeof err) != 0) {
 			fprintf(stderr, "stockcam csv2xml: %s: %s\n",
 			    strcmp(in, "-") == 0 ? "stdin" : in, err);
 			rv = 1;

@@ -162,8 +162,8 @@ stockjob_convert_work(void *arg)
 {
 	struct convert_task	*t = arg;
 
-	/* The pool already has a thread per core: no write-behind thread. */
-	t->rv = csv2xml_file(t->csv, t->xml, NULL, 0, &t->st, t->err,
+	/* The pool already has a thread per core: one thread a file. */
+	t->rv = csv2xml_file(t->csv, t->xml, NULL, 1, &t->st, t->err,
 	    sizeof t->err);
 	/*
 	 * Read, the CSV is done with either way. Removed here, not on the

@@ -13,7 +13,7 @@
  *	</Data>
  *
  * with header names rewritten by colname.c. Output is assembled in a
- * 64 KiB buffer and handed to libxml2's output layer (xmlOutputBuffer)
+ * 256 KiB buffer and handed to libxml2's output layer (xmlOutputBuffer)
  * a buffer at a time. Each field's opening and closing tags are built
  * once, from the header, so writing a value is two copies and the value.
  *
@@ -40,17 +40,16 @@
 
 #include <libxml/parser.h>
 
-#include "lib/bgwrite.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "stock/csv2xml.h"
+#include "stock/csv2xml_int.h"
 #include "stock/colname.h"
 
 #define OBUF_SIZE	(256 * 1024)
 #define OBUF_SLACK	128	/* room for the fixed-size copies below */
 #define TAG_COPY	32	/* tags shorter than this copy in one move */
 #define SHORT_VALUE	16	/* values this short copy in one move */
-#define READ_SIZE	(256 * 1024)
 
 enum csv_state {
 	ST_BOM,		/* the first bytes: a byte-order mark? */
@@ -130,8 +129,10 @@ struct csv2xml {
 
 	char			*obuf;
 	size_t			 osize;		/* obuf's, slack aside */
+	size_t			 ocap;		/* speculative: obuf grows to
+						 * this; 0: obuf is written */
+	int			 borrowed;	/* cols are another's */
 	size_t			 olen;
-	struct bgwrite		*bw;		/* write-behind, or NULL */
 	struct csv2xml_stats	 stats;
 	int			 failed;
 	char			 err[256];
@@ -183,7 +184,7 @@ sink_write(void *arg, const char *p, size_t n)
 	while (n > 0) {
 		w = ob->writecallback(ob->context, p, n > INT32_MAX ?
 		    INT32_MAX : (int)n);
-		/* The fd callback leaves write(2)'s errno (ENOSPC...). */
+		/* outfile_write leaves write(2)'s errno (ENOSPC...). */
 		if (w <= 0)
 			return errno > 0 ? -errno : -EIO;
 		p += w;
@@ -218,8 +219,6 @@ out_write(struct csv2xml *c, const char *p, size_t n)
 			return fail(c, "cannot write the output");
 		return 0;
 	}
-	if (c->bw != NULL && (e = bgwrite_wait(c->bw)) != 0)
-		return write_failed(c, e);
 	if (xmlOutputBufferFlush(ob) < 0)
 		return fail(c, "cannot write the output");
 	if ((e = sink_write(ob, p, n)) != 0)
@@ -227,25 +226,33 @@ out_write(struct csv2xml *c, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * A speculative converter (csv2xml_spec_new) keeps a segment's whole
+ * output: its buffer grows, up to ocap, to take n more bytes.
+ */
+static int
+out_grow(struct csv2xml *c, size_t n)
+{
+	size_t	size = c->osize;
+
+	while (c->olen + n > size) {
+		if (size > c->ocap / 2)
+			return fail(c, "a segment's output is over %zu bytes",
+			    c->ocap);
+		size *= 2;
+	}
+	c->obuf = xreallocarray(c->obuf, size + OBUF_SLACK, 1);
+	c->osize = size;
+	return 0;
+}
+
 static int
 out_flush(struct csv2xml *c)
 {
-	int	e;
-
 	if (c->olen == 0)
 		return 0;
-	if (c->bw == NULL) {
-		if (out_write(c, c->obuf, c->olen) != 0)
-			return -1;
-	} else {
-		/* The writer takes this buffer; fill another meanwhile. */
-		c->stats.bytes_out += c->olen;
-		if ((e = bgwrite_submit(c->bw, c->obuf, c->olen)) != 0) {
-			c->obuf = bgwrite_buffer(c->bw);
-			return write_failed(c, e);
-		}
-		c->obuf = bgwrite_buffer(c->bw);
-	}
+	if (out_write(c, c->obuf, c->olen) != 0)
+		return -1;
 	c->olen = 0;
 	return 0;
 }
@@ -254,10 +261,15 @@ static inline int
 out_put(struct csv2xml *c, const char *p, size_t n)
 {
 	if (c->olen + n > c->osize) {
-		if (out_flush(c) != 0)
-			return -1;
-		if (n > c->osize)
-			return out_write(c, p, n);
+		if (c->ocap > 0) {
+			if (out_grow(c, n) != 0)
+				return -1;
+		} else {
+			if (out_flush(c) != 0)
+				return -1;
+			if (n > c->osize)
+				return out_write(c, p, n);
+		}
 	}
 	memcpy(c->obuf + c->olen, p, n);
 	c->olen += n;
@@ -622,8 +634,8 @@ masks64(const unsigned char *s, struct masks *m)
 {
 	const __m128i	space = _mm_set1_epi8(0x20), comma = _mm_set1_epi8(',');
 	const __m128i	lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-	const __m128i	quote = _mm_set1_epi8('"'), amp = _mm_set1_epi8('&');
-	const __m128i	lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+	const __m128i	amp = _mm_set1_epi8('&'), gt = _mm_set1_epi8('>');
+	const __m128i	two = _mm_set1_epi8(2), four = _mm_set1_epi8(4);
 	uint64_t	crs = 0;
 	__m128i		v, sp;
 	int		i;
@@ -631,11 +643,11 @@ masks64(const unsigned char *s, struct masks *m)
 	m->comma = m->lf = m->special = 0;
 	for (i = 0; i < 4; i++) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * i));
+		/* " (0x22) and & (0x26) are the bytes that | 4 makes 0x26,
+		 * < (0x3C) and > (0x3E) the ones | 2 makes 0x3E. */
 		sp = _mm_or_si128(_mm_cmplt_epi8(v, space),
-		    _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-		    _mm_or_si128(_mm_cmpeq_epi8(v, amp),
-		    _mm_or_si128(_mm_cmpeq_epi8(v, lt),
-		    _mm_cmpeq_epi8(v, gt)))));
+		    _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(v, four), amp),
+		    _mm_cmpeq_epi8(_mm_or_si128(v, two), gt)));
 		m->comma |= (uint64_t)(uint16_t)_mm_movemask_epi8(
 		    _mm_cmpeq_epi8(v, comma)) << (16 * i);
 		m->lf |= (uint64_t)(uint16_t)_mm_movemask_epi8(
@@ -662,6 +674,8 @@ fast_fields(const struct csv2xml *c, char *o, const unsigned char *s,
 	unsigned		 pos, len;
 
 	for (; commas != 0; commas &= commas - 1) {
+		if (*col == c->ncols)
+			return NULL;	/* more fields than the header */
 		pos = base + (unsigned)__builtin_ctzll(commas);
 		len = pos - *start;
 		cl = &c->cols[(*col)++];
@@ -684,84 +698,107 @@ fast_fields(const struct csv2xml *c, char *o, const unsigned char *s,
 	return o;
 }
 
-/* Set bits; without -mpopcnt the builtin is a library call. */
-static inline unsigned
-bits_set(uint64_t x)
+/* Bits of window block i (bytes 64i to 64i + 63) that fall in [lo, hi). */
+static inline uint64_t
+span(unsigned i, unsigned lo, unsigned hi)
 {
-	x = x - ((x >> 1) & 0x5555555555555555ULL);
-	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
-	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+	unsigned	b = 64 * i;
+	uint64_t	m = ~0ULL;
+
+	if (hi <= b || lo >= b + 64)
+		return 0;
+	if (lo > b)
+		m &= ~0ULL << (lo - b);
+	if (hi < b + 64)
+		m &= (1ULL << (hi - b)) - 1;
+	return m;
 }
 
-/* A mask of bits 0..n (n < 64). */
-static inline uint64_t
-upto(unsigned n)
-{
-	return n == 63 ? ~0ULL : (2ULL << n) - 1;
-}
+#define WINDOW_BLOCKS	3
+#define WINDOW		(64 * WINDOW_BLOCKS)
 
 /*
- * The fast lane for ordinary data: whole records of at most 127 bytes
- * with nothing to escape, quote or validate, found with two 64-byte
- * masks each and written without the byte-at-a-time state machine.
- * Returns where it stopped: always at the start of a record, which the
- * state machine then takes (it handles everything, errors included).
+ * The fast lane for ordinary data: whole records of at most 128 bytes
+ * with nothing to escape, quote or validate, written without the
+ * byte-at-a-time state machine. The bytes are classified 64 at a time
+ * into bit masks, each block once: a window of three blocks slides over
+ * the input, and a record starts in its first block, so any record of up
+ * to 128 bytes ends inside it. Returns where it stopped: always at the
+ * start of a record, which the state machine then takes (it handles
+ * everything, errors included).
  */
 static const unsigned char *
 fast_records(struct csv2xml *c, const unsigned char *s,
     const unsigned char *end)
 {
-	struct masks	 m0, m1;
-	uint64_t	 in0, in1;
-	unsigned	 rec_end, start, last, col;
+	struct masks	 m[WINDOW_BLOCKS];
+	const unsigned char *w = s;	/* the window's first byte */
+	unsigned	 p = 0;		/* the record's start in it, < 64 */
+	unsigned	 i, rec_end, last, start, col;
+	uint64_t	 lf;
 	char		*o;
 
 	/* A whole record's room must fit an empty buffer (very wide
 	 * headers, or a small buffer, take the general path). */
-	if (!c->short_tags || c->row_room + 128 > c->osize)
+	if (!c->short_tags || c->row_room + WINDOW > c->osize)
 		return s;
-	/* 128 bytes to mask, and SHORT_VALUE more to copy values. */
-	while (end - s >= 128 + SHORT_VALUE) {
-		masks64(s, &m0);
-		masks64(s + 64, &m1);
-		if (m0.lf != 0) {
-			rec_end = (unsigned)__builtin_ctzll(m0.lf);
-			in0 = upto(rec_end);
-			in1 = 0;
-		} else if (m1.lf != 0) {
-			rec_end = 64 + (unsigned)__builtin_ctzll(m1.lf);
-			in0 = ~0ULL;
-			in1 = upto(rec_end - 64);
-		} else
+	/* The window, and SHORT_VALUE more to copy values. */
+	if (end - w < WINDOW + SHORT_VALUE)
+		return s;
+	for (i = 0; i < WINDOW_BLOCKS; i++)
+		masks64(w + 64 * i, &m[i]);
+	for (;;) {
+		while (p >= 64) {	/* slide: the record starts block 0 */
+			if (end - w < 64 + WINDOW + SHORT_VALUE)
+				goto out;
+			w += 64;
+			p -= 64;
+			m[0] = m[1];
+			m[1] = m[2];
+			masks64(w + 128, &m[2]);
+		}
+		/* The LF ending the record, if within 128 bytes. */
+		if ((lf = m[0].lf & span(0, p, 64)) != 0)
+			rec_end = (unsigned)__builtin_ctzll(lf);
+		else if (m[1].lf != 0)
+			rec_end = 64 + (unsigned)__builtin_ctzll(m[1].lf);
+		else if ((lf = m[2].lf & span(2, 0, p + 128)) != 0)
+			rec_end = 128 + (unsigned)__builtin_ctzll(lf);
+		else
 			break;
-		if ((m0.special & in0) || (m1.special & in1))
-			break;
-		m0.comma &= in0;
-		m1.comma &= in1;
-		if (bits_set(m0.comma) + bits_set(m1.comma) >= c->ncols)
-			break;		/* too many fields: let it be reported */
-		last = rec_end > 0 && s[rec_end - 1] == '\r' ? rec_end - 1 :
+		for (i = 0; i <= rec_end / 64; i++)
+			if (m[i].special & span(i, p, rec_end))
+				goto out;
+		last = rec_end > p && w[rec_end - 1] == '\r' ? rec_end - 1 :
 		    rec_end;
-		if (last == 0) {
-			s += rec_end + 1;	/* an empty line */
+		if (last == p) {
+			p = rec_end + 1;	/* an empty line */
 			c->line++;
-			c->line_start = offset_of(c, s);
+			c->line_start = offset_of(c, w + p);
 			continue;
 		}
 		/* Room for the record's elements, its value bytes, slack. */
-		if (c->olen + c->row_room + rec_end > c->osize &&
-		    out_flush(c) != 0)
+		if (c->olen + c->row_room + (rec_end - p) > c->osize &&
+		    (c->ocap > 0 ? out_grow(c, c->row_room + (rec_end - p)) :
+		    out_flush(c)) != 0)
 			return NULL;
 		o = c->obuf + c->olen;
 		memcpy(o, "\t<Row>\n", 8);
 		o += 7;
-		col = start = 0;
-		o = fast_fields(c, o, s, m0.comma, 0, &col, &start);
-		o = fast_fields(c, o, s, m1.comma, 64, &col, &start);
+		col = 0;
+		start = p;
+		for (i = 0; i <= rec_end / 64 && o != NULL; i++)
+			o = fast_fields(c, o, w,
+			    m[i].comma & span(i, p, last), 64 * i, &col,
+			    &start);
 		/* The last field ends at the LF (or CRLF): a comma there. */
-		o = fast_fields(c, o, s, 1ULL << (last & 63), last & ~63U,
-		    &col, &start);
+		if (o != NULL)
+			o = fast_fields(c, o, w, 1ULL << (last & 63),
+			    last & ~63U, &col, &start);
+		/* Too many fields: what was written past olen is dropped, the
+		 * state machine reports the record. */
+		if (o == NULL)
+			break;
 		for (; col < c->ncols; col++) {
 			memcpy(o, c->cols[col].empty, TAG_COPY);
 			o += c->cols[col].empty_len;
@@ -769,11 +806,12 @@ fast_records(struct csv2xml *c, const unsigned char *s,
 		memcpy(o, "\t</Row>\n", 8);
 		c->olen = (size_t)(o + 8 - c->obuf);
 		c->stats.rows++;
-		s += rec_end + 1;
+		p = rec_end + 1;
 		c->line++;
-		c->line_start = offset_of(c, s);
+		c->line_start = offset_of(c, w + p);
 	}
-	return s;
+out:
+	return w + p;
 }
 #endif
 
@@ -903,7 +941,7 @@ quiet(void *ctx, const char *fmt, ...)
  * failure comes back as the converter's own error (write_failed names
  * the errno), so libxml2's lines ("I/O error : No space left on
  * device") are noise on stderr. Its handlers are per thread: the
- * defaults for new threads (pools, write-behind) are set too.
+ * defaults for new threads (pools, the segment workers) are set too.
  */
 void
 csv2xml_global_init(void)
@@ -933,24 +971,6 @@ csv2xml_new(xmlOutputBufferPtr out, const struct csv2xml_limits *lim)
 		c->osize = 4 * OBUF_SLACK;
 	c->obuf = xmalloc(c->osize + OBUF_SLACK);
 	return c;
-}
-
-void
-csv2xml_write_behind(struct csv2xml *c)
-{
-	char	*buf;
-
-	if (c->bw != NULL || c->out->encoder != NULL ||
-	    c->out->writecallback == NULL)
-		return;
-	if (xmlOutputBufferFlush(c->out) < 0)
-		return;
-	c->bw = bgwrite_new(sink_write, c->out, 4, c->osize, OBUF_SLACK);
-	/* Move what is buffered (nothing, before the first feed) over. */
-	buf = bgwrite_buffer(c->bw);
-	memcpy(buf, c->obuf, c->olen);
-	free(c->obuf);
-	c->obuf = buf;
 }
 
 /* The reason of a failure, for the caller: -1. */
@@ -1001,7 +1021,7 @@ csv2xml_feed(struct csv2xml *c, const char *buf, size_t len, char *err,
 static int
 csv2xml_finish_in(struct csv2xml *c)
 {
-	int	rv = 0, e;
+	int	rv = 0;
 
 	if (c->failed)
 		return -1;
@@ -1043,8 +1063,6 @@ csv2xml_finish_in(struct csv2xml *c)
 		    (unsigned long long)c->line);
 	if (out_put(c, "</Data>\n", 8) != 0 || out_flush(c) != 0)
 		return -1;
-	if (c->bw != NULL && (e = bgwrite_wait(c->bw)) != 0)
-		return write_failed(c, e);
 	if (xmlOutputBufferFlush(c->out) < 0)
 		return fail(c, "cannot write the output");
 	return 0;
@@ -1074,22 +1092,163 @@ csv2xml_free(struct csv2xml *c)
 		free(c->hraw[i]);
 	free(c->hraw);
 	free(c->hlen);
-	for (i = 0; i < c->ncols; i++) {
+	for (i = 0; i < c->ncols && !c->borrowed; i++) {
 		free(c->cols[i].open);
 		free(c->cols[i].close);
 		free(c->cols[i].empty);
 	}
-	free(c->cols);
-	if (c->bw != NULL) {
-		bgwrite_release(c->bw, c->obuf);
-		bgwrite_free(c->bw);	/* frees every buffer */
-	} else
-		free(c->obuf);
+	if (!c->borrowed)
+		free(c->cols);
+	free(c->obuf);
 	free(c->fbuf);
 	free(c);
 }
 
+/* --- speculative converters, for csv2xml_par.c --- */
+
+struct csv2xml *
+csv2xml_spec_new(const struct csv2xml *c, size_t ocap)
+{
+	struct csv2xml	*s;
+
+	if (!c->have_header)
+		return NULL;
+	s = xcalloc(1, sizeof *s);
+	s->lim = c->lim;
+	s->cols = c->cols;
+	s->ncols = c->ncols;
+	s->short_tags = c->short_tags;
+	s->row_room = c->row_room;
+	s->borrowed = 1;
+	s->have_header = 1;
+	s->osize = c->osize;
+	s->ocap = ocap > s->osize ? ocap : s->osize;
+	s->obuf = xmalloc(s->osize + OBUF_SLACK);
+	return s;
+}
+
+/* Between records: where a segment cut after a line feed is guessed to
+ * start, and where a kept segment must leave the converter. */
+int
+csv2xml_clean(const struct csv2xml *c)
+{
+	return c->have_header && !c->failed && c->st == ST_FIELD &&
+	    c->col == 0 && c->flen == 0 && c->u_need == 0;
+}
+
+int
+csv2xml_spec_run(struct csv2xml *s, const char *buf, size_t len,
+    uint64_t base)
+{
+	s->st = ST_FIELD;
+	s->col = 0;
+	s->flen = 0;
+	s->quoted = s->escape = 0;
+	s->u_need = 0;
+	s->failed = 0;
+	s->olen = 0;
+	s->line = 1;
+	s->line_start = base;
+	memset(&s->stats, 0, sizeof s->stats);
+	if (process(s, buf, len, base) != 0 || !csv2xml_clean(s))
+		return -1;
+	return 0;
+}
+
+int
+csv2xml_adopt(struct csv2xml *c, const struct csv2xml *s, size_t len,
+    char *err, size_t errlen)
+{
+	if (!csv2xml_clean(c))
+		fatalx("csv2xml_adopt: the converter is inside a record");
+	if (out_flush(c) != 0 || out_write(c, s->obuf, s->olen) != 0)
+		return csv2xml_failed(c, err, errlen);
+	c->stats.bytes_in += len;
+	c->stats.rows += s->stats.rows;
+	c->stats.segments_kept++;
+	c->line += s->line - 1;
+	c->line_start = s->line_start;
+	return 0;
+}
+
+int
+csv2xml_redo(struct csv2xml *c, const char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	c->stats.segments_redone++;
+	return csv2xml_feed(c, buf, len, err, errlen);
+}
+
 /* --- files --- */
+
+/*
+ * The output file's sink. A regular file has its blocks reserved ahead
+ * of the writes (fallocate, growing by a quarter of what is reserved,
+ * 256 KiB to 16 MiB at a time) and the reserve past the end given back
+ * at the close. Measured on ext4, writing 150 MB so takes 0.65 of the
+ * time it takes without: the writes land in blocks already allocated
+ * instead of each page reserving its own for delayed allocation. A
+ * filesystem without fallocate, or one that refuses it (full), just
+ * goes on with plain writes, whose own errors are the ones reported.
+ */
+#define PREALLOC_MIN	(256 * 1024)
+#define PREALLOC_MAX	(16 * 1024 * 1024)
+
+struct outfile {
+	int	fd;
+	int	prealloc;	/* still reserving ahead */
+	off_t	written;
+	off_t	reserved;
+};
+
+static void
+outfile_reserve(struct outfile *of, size_t n)
+{
+	off_t	step;
+
+	while (of->prealloc && of->written + (off_t)n > of->reserved) {
+		step = of->reserved / 4;
+		step = step < PREALLOC_MIN ? PREALLOC_MIN :
+		    step > PREALLOC_MAX ? PREALLOC_MAX : step;
+		if (fallocate(of->fd, FALLOC_FL_KEEP_SIZE, of->reserved,
+		    step) != 0)
+			of->prealloc = 0;
+		else
+			of->reserved += step;
+	}
+}
+
+static int
+outfile_write(void *ctx, const char *p, int n)
+{
+	struct outfile	*of = ctx;
+	ssize_t		 w;
+
+	outfile_reserve(of, (size_t)n);
+	do
+		w = write(of->fd, p, (size_t)n);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return -1;	/* errno stays for sink_write */
+	of->written += w;
+	return (int)w;
+}
+
+static int
+outfile_close(void *ctx)
+{
+	return 0;	/* the fd is csv2xml_file's to close */
+}
+
+/* Gives back the blocks reserved past the end. */
+static void
+outfile_trim(struct outfile *of)
+{
+	/* Should it fail, the reserve stays: space, not data, is lost. */
+	if (of->reserved > of->written &&
+	    ftruncate(of->fd, of->written) != 0)
+		log_debug("csv2xml: ftruncate: %s", strerror(errno));
+}
 
 /* Creates a temporary file beside `path`; returns its fd and name. */
 static int
@@ -1154,14 +1313,14 @@ output_open(const char *out, char **tmp, char **dest)
 
 int
 csv2xml_file(const char *in, const char *out,
-    const struct csv2xml_limits *lim, int write_behind,
+    const struct csv2xml_limits *lim, unsigned threads,
     struct csv2xml_stats *stats, char *err, size_t errlen)
 {
 	xmlOutputBufferPtr	 ob = NULL;
+	struct outfile		 of = { .fd = -1 };
 	struct csv2xml		*c = NULL;
-	char			*buf = NULL, *tmp = NULL, *dest = NULL;
+	char			*tmp = NULL, *dest = NULL;
 	int			 infd = -1, outfd = -1, rv = -1, oerr = 0;
-	ssize_t			 n;
 
 	if (stats != NULL)
 		memset(stats, 0, sizeof *stats);
@@ -1178,25 +1337,14 @@ csv2xml_file(const char *in, const char *out,
 		snprintf(err, errlen, "%s: %s", out, strerror(errno));
 		goto out;
 	}
-	if ((ob = xmlOutputBufferCreateFd(outfd, NULL)) == NULL)
-		fatalx("csv2xml: xmlOutputBufferCreateFd");
+	of.fd = outfd;
+	of.prealloc = tmp != NULL;	/* a regular file of our own */
+	if ((ob = xmlOutputBufferCreateIO(outfile_write, outfile_close, &of,
+	    NULL)) == NULL)
+		fatalx("csv2xml: xmlOutputBufferCreateIO");
 	c = csv2xml_new(ob, lim);
-	if (write_behind)
-		csv2xml_write_behind(c);
-	buf = xmalloc(READ_SIZE);
-	for (;;) {
-		n = read(infd, buf, READ_SIZE);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "read: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (csv2xml_feed(c, buf, (size_t)n, err, errlen) != 0)
-			goto out;
-	}
+	if (csv2xml_par_feed(c, infd, threads, err, errlen) != 0)
+		goto out;
 	if (csv2xml_finish(c, err, errlen) != 0)
 		goto out;
 	if (stats != NULL)
@@ -1205,7 +1353,6 @@ csv2xml_file(const char *in, const char *out,
 out:
 	if (c != NULL && c->stats.out_errno != 0)
 		oerr = c->stats.out_errno;
-	/* First the converter: its write-behind thread still uses ob. */
 	csv2xml_free(c);
 	if (ob != NULL && xmlOutputBufferClose(ob) < 0 && rv == 0) {
 		snprintf(err, errlen, "%s: cannot write", out);
@@ -1213,6 +1360,7 @@ out:
 		rv = -1;
 	}
 	if (tmp != NULL) {
+		outfile_trim(&of);
 		if (close(outfd) != 0 && rv == 0) {
 			oerr = errno;
 			snprintf(err, errlen, "%s: %s", out, strerror(errno));
@@ -1233,7 +1381,6 @@ out:
 	}
 	if (infd > STDIN_FILENO)
 		close(infd);
-	free(buf);
 	if (stats != NULL && rv != 0)
 		stats->out_errno = oerr;
 	return rv;

@@ -23,6 +23,10 @@ struct csv2xml_stats {
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
 	int		out_errno;	/* the output's failure (ENOSPC...) */
+	/* Segments of csv2xml_file's input converted on several threads
+	 * and kept, and those converted again in order (csv2xml_par.c). */
+	uint64_t	segments_kept;
+	uint64_t	segments_redone;
 };
 
 /* Sets libxml2 up for threads and keeps it from printing errors; call
@@ -31,11 +35,6 @@ void		 csv2xml_global_init(void);
 /* Writes to `out` (not closed by csv2xml_free). NULL limits: defaults. */
 struct csv2xml	*csv2xml_new(xmlOutputBufferPtr out,
 		    const struct csv2xml_limits *);
-/*
- * Output buffers are then written by a thread of their own while the
- * next is filled (see bgwrite.c). Call before the first feed.
- */
-void		 csv2xml_write_behind(struct csv2xml *);
 /*
  * 0, or -1 with the reason in err ("line 3, column 7: invalid UTF-8");
  * after an error every call fails with the same reason.
@@ -53,14 +52,14 @@ void		 csv2xml_free(struct csv2xml *);
 /*
  * Converts the file `in` into `out` ("-" is stdin / stdout). A file
  * output is written under a temporary name in its directory and renamed
- * on success; on failure nothing is left behind. With write_behind, a
- * thread writes while the next buffer is filled (worth it when a core
- * is spare, as for the command; not on a pool that fills every core).
- * Returns 0, or -1 with a message (position first for conversion
- * errors) in err.
+ * on success; on failure nothing is left behind. With threads > 1, up
+ * to that many threads convert segments of a large input at once (see
+ * csv2xml_par.c; worth it when cores are spare, as for the command, not
+ * on a pool that fills every core); the output is the same. Returns 0,
+ * or -1 with a message (position first for conversion errors) in err.
  */
 int		 csv2xml_file(const char *in, const char *out,
-		    const struct csv2xml_limits *, int write_behind,
+		    const struct csv2xml_limits *, unsigned threads,
 		    struct csv2xml_stats *, char *err, size_t errlen);
 
 #endif

@@ -2,8 +2,12 @@
 """Shared helpers for the stockcam end-to-end tests (Python 3 stdlib only).
 
 Environment:
-  STOCKCAM_BIN      absolute path of the server binary
+  STOCKCAM_BIN      absolute path of the stockcam command
                     (default: ../../stockcam relative to this directory)
+  STOCKCAM_SERVER_BIN  the server binary it runs (default: stockcam-server
+                    beside STOCKCAM_BIN); servers and client commands are
+                    started from it directly, so a wrapper such as
+                    valgrind sees the process that does the work
   STOCKCAM_WRAPPER  optional command prefix (e.g. valgrind ...); when set,
                     every timeout is multiplied by 10.
 
@@ -35,6 +39,8 @@ from apicheck import CHECK as API_CHECK  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 STOCKCAM_BIN = os.environ.get("STOCKCAM_BIN") or os.path.normpath(
     os.path.join(HERE, "..", "..", "stockcam"))
+SERVER_BIN = os.environ.get("STOCKCAM_SERVER_BIN") or os.path.join(
+    os.path.dirname(STOCKCAM_BIN), "stockcam-server")
 WRAPPER = shlex.split(os.environ.get("STOCKCAM_WRAPPER", "") or "")
 SCALE = 10.0 if WRAPPER else 1.0
 HOST = "127.0.0.1"
@@ -70,6 +76,12 @@ _live_servers = weakref.WeakSet()
 
 
 def command_prefix():
+    """The server binary, under the wrapper: servers and client commands."""
+    return [*WRAPPER, SERVER_BIN]
+
+
+def front_prefix():
+    """The stockcam command itself, under the wrapper (csv2xml)."""
     return [*WRAPPER, STOCKCAM_BIN]
 
 
@@ -82,16 +94,17 @@ def server_env():
 
 def check_binary():
     """Bail out (harness error) when the binary does not exist."""
-    if not (os.path.isfile(STOCKCAM_BIN) and os.access(STOCKCAM_BIN, os.X_OK)):
-        print("Bail out! server binary not found or not executable: %s"
-              % STOCKCAM_BIN, flush=True)
-        sys.exit(1)
+    for b in (STOCKCAM_BIN, SERVER_BIN):
+        if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+            print("Bail out! binary not found or not executable: %s" % b,
+                  flush=True)
+            sys.exit(1)
 
 
 def built_with(feature):
     """Whether the binary has an optional part ("tls", "sqlite"), from the
     features line of its --version."""
-    r = subprocess.run([STOCKCAM_BIN, "--version"], capture_output=True,
+    r = subprocess.run([SERVER_BIN, "--version"], capture_output=True,
                        text=True, timeout=30)
     for ln in r.stdout.splitlines():
         if ln.startswith("features:"):
@@ -136,7 +149,7 @@ class Server:
     """
 
     def __init__(self, *extra_args, start_timeout=10.0, log_level="info",
-                 env=None, stdin=None, cafile=None):
+                 env=None, stdin=None, cafile=None, front=False):
         """extra_args come after the default options (the server is expected
         to let a later option override an earlier one, e.g. --log-level).
         The server prints its 'listening on' line at every log level.
@@ -144,7 +157,8 @@ class Server:
         object or fd for its standard input (default /dev/null).
         A server that says https is spoken to over TLS by request() and
         RawConn, trusting cafile (e.g. the self-signed certificate it
-        serves, see make_cert)."""
+        serves, see make_cert).  front=True starts it through the stockcam
+        command (which execs the server) instead of the server binary."""
         self.extra_args = [str(a) for a in extra_args]
         self.cafile = cafile
         self.tls = False
@@ -159,7 +173,7 @@ class Server:
         self._cond = threading.Condition()
         self._reader = None
         self._eof = False
-        self.argv = [*command_prefix(),
+        self.argv = [*(front_prefix() if front else command_prefix()),
                      "--listen", "%s:0" % HOST,
                      "--data-dir", self.data_dir,
                      "--log-level", log_level,
@@ -1248,7 +1262,7 @@ def rss_skip_reason():
     if WRAPPER:
         return "run under a wrapper (%s)" % " ".join(WRAPPER[:1])
     try:
-        with open(STOCKCAM_BIN, "rb") as f:
+        with open(SERVER_BIN, "rb") as f:
             data = f.read()
     except OSError as e:
         return "cannot read the binary: %s" % e

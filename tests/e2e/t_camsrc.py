@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Server, request, json_of, check_problem,  # noqa: E402
                      check_binary, start_watchdog, scaled, stop_clean, WRAPPER,
-                     STOCKCAM_BIN)
+                     SERVER_BIN)
 from camlib import Stream, Decoder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -392,7 +392,7 @@ def test_bad_specs():
     for spec in ("bogus", "y4m:", "v4l2:", "v4l2:/dev/video0:wat",
                  "testpattern:641x480", "testpattern:640x480@0"):
         cwd = tempfile.mkdtemp(prefix="stockcam-e2e-")
-        p = subprocess.run([*WRAPPER, STOCKCAM_BIN,
+        p = subprocess.run([*WRAPPER, SERVER_BIN,
                             "--camera", spec, "--listen", "127.0.0.1:0"],
                            capture_output=True, timeout=scaled(10), cwd=cwd)
         t.ok(p.returncode == 2 and b"--camera" in p.stderr,

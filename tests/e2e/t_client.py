@@ -22,7 +22,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TAP, Server, Upstream, request_json, wait_job, poll,  # noqa: E402
                      check_binary, check_upstream, start_watchdog, scaled,
-                     command_prefix, server_env, stop_clean, tgz_names, HOST)
+                     command_prefix, server_env, stop_clean, tgz_names, HOST,
+                     STOCKCAM_BIN, SERVER_BIN, WRAPPER)
 
 t = TAP()
 
@@ -455,6 +456,57 @@ def test_odd_server():
         odd.close()
 
 
+def test_front(up):
+    """The stockcam command runs stockcam-server for all but csv2xml: the
+    same process (PID), arguments, output and exit status."""
+    srv = Server("--source-url", up.source_url, front=True)
+    with srv:
+        st = request_json(srv, "GET", "/api/health")[0]
+        t.is_(st, 200, "a server started by the stockcam command serves")
+        try:
+            exe = os.readlink("/proc/%d/exe" % srv.proc.pid)
+        except OSError as e:
+            exe = str(e)
+        t.ok(WRAPPER or os.path.basename(exe) == "stockcam-server",
+             "... as stockcam-server in the process it started (exec)", exe)
+        env = client_env(srv)
+        a = subprocess.run([STOCKCAM_BIN, "health"], capture_output=True,
+                           env=env, timeout=scaled(30))
+        b = subprocess.run([SERVER_BIN, "health"], capture_output=True,
+                           env=env, timeout=scaled(30))
+        t.ok(a.returncode == b.returncode == 0 and
+             a.stdout.split(b",")[0] == b.stdout.split(b",")[0],
+             "stockcam health runs the client", (a, b))
+        stop_clean(t, srv, "server started by the stockcam command")
+    for args in (["--version"], ["--no-such-option"], ["submit"]):
+        a = subprocess.run([STOCKCAM_BIN, *args], capture_output=True,
+                           env=server_env(), timeout=scaled(30))
+        b = subprocess.run([SERVER_BIN, *args], capture_output=True,
+                           env=server_env(), timeout=scaled(30))
+        # The same argv, so getopt's messages name the command run.
+        same = b.stderr.replace(SERVER_BIN.encode(), STOCKCAM_BIN.encode())
+        t.ok((a.returncode, a.stdout, a.stderr) ==
+             (b.returncode, b.stdout, same),
+             "stockcam %s: the server's output and exit status %d"
+             % (" ".join(args), b.returncode), (a, b))
+    alone = tempfile.mkdtemp(prefix="stockcam-front-")
+    try:
+        shutil.copy(STOCKCAM_BIN, alone)
+        cmd = os.path.join(alone, "stockcam")
+        p = subprocess.run([cmd, "--version"], capture_output=True,
+                           timeout=scaled(30))
+        t.ok(p.returncode == 127 and b"cannot run" in p.stderr and
+             b"stockcam-server" in p.stderr,
+             "without its server binary: exit 127 naming what is missing",
+             p)
+        p = subprocess.run([cmd, "csv2xml"], input=b"A,B\n1,2\n",
+                           capture_output=True, timeout=scaled(30))
+        t.ok(p.returncode == 0 and b"<B>2</B>" in p.stdout,
+             "... while csv2xml, its own, still works", p)
+    finally:
+        shutil.rmtree(alone, ignore_errors=True)
+
+
 def main():
     check_binary()
     check_upstream()
@@ -469,6 +521,7 @@ def main():
             t.group("tty", test_tty, srv)
             stop_clean(t, srv, "client")
         t.group("restart", test_restart, up)
+        t.group("front", test_front, up)
     t.group("down", test_down)
     t.group("odd replies", test_odd_server)
     t.group("completion", test_completion)

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (rss_skip_reason, TAP, check_binary, start_watchdog, scaled, command_prefix,  # noqa: E402
+from harness import (rss_skip_reason, TAP, check_binary, start_watchdog, scaled, front_prefix,  # noqa: E402
                      server_env, WRAPPER, STOCKCAM_BIN)
 
 sys.dont_write_bytecode = True          # do not leave bench/__pycache__ behind
@@ -130,7 +130,7 @@ def run(args, stdin_path=None, feed=None, timeout=10.0, measure=False, stdout_pa
     Python helper that forks it and reports its own wait4() ru_maxrss: a
     child's ru_maxrss includes the RSS of whatever process forked it, so it
     cannot be forked from this (big) test process."""
-    argv = [*command_prefix(), "csv2xml", *[str(a) for a in args]]
+    argv = [*front_prefix(), "csv2xml", *[str(a) for a in args]]
     stdin_f = None
     if stdin_path is not None:
         stdin_f = open(stdin_path, "rb")

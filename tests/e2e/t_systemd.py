@@ -166,11 +166,24 @@ def test_install():
                   if x.endswith("/bin/stockcam")]
         t.ok(len(binary) == 1 and os.access(binary[0], os.X_OK),
              "the binary is installed in bin/", sorted(found))
-        if binary:
-            p = subprocess.run([binary[0], "--version"],
+        server = [x for x in found.get("stockcam-server", [])
+                  if x.endswith("/libexec/stockcam/stockcam-server")]
+        t.ok(len(server) == 1 and os.access(server[0], os.X_OK),
+             "the server binary is installed in libexec/stockcam/",
+             sorted(found))
+        if server:
+            p = subprocess.run([server[0], "--version"],
                                capture_output=True, timeout=30)
             t.ok(p.returncode == 0 and p.stdout.startswith(b"stockcam "),
-                 "the installed binary runs", repr(p.stdout))
+                 "the installed server runs", repr(p.stdout))
+        if binary:
+            # Staged under DESTDIR, the command cannot find the server it
+            # names (the real libexec path); csv2xml is its own.
+            p = subprocess.run([binary[0], "csv2xml"],
+                               input=b"Date,Close\n2026-12-04,1.5\n",
+                               capture_output=True, timeout=30)
+            t.ok(p.returncode == 0 and b"<Close>1.5</Close>" in p.stdout,
+                 "the installed command converts CSV", repr(p.stderr))
         t.ok(any(x.endswith("/man1/stockcam.1")
                  for x in found.get("stockcam.1", [])),
              "the man page is installed in man1/")

@@ -5,10 +5,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -365,6 +368,195 @@ test_small_buffer(void)
 	}
 }
 
+
+/* --- one file on several threads (csv2xml_par.c) --- */
+
+struct text {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+add(struct text *t, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if ((size_t)n < t->cap - t->len)
+			break;
+		t->cap = t->cap * 2 + (size_t)n;
+		t->p = realloc(t->p, t->cap);
+	}
+	t->len += (size_t)n;
+}
+
+/* Price rows up to about `upto` bytes. */
+static void
+add_rows(struct text *t, size_t upto, const char *eol)
+{
+	unsigned	i = 0;
+
+	while (t->len < upto) {
+		add(t, "2026-%02u-%02u,%u.%03u,%u%s", i % 12 + 1, i % 28 + 1,
+		    i % 500, i % 1000, i * 7, eol);
+		i++;
+	}
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE	*f = fopen(path, "rb");
+	char	*p;
+	long	 n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	p = malloc((size_t)n + 1);
+	*len = fread(p, 1, (size_t)n, f);
+	p[*len] = '\0';
+	fclose(f);
+	return p;
+}
+
+/*
+ * Converts t on one thread and on `threads`: the same output bytes, the
+ * same error (position included), the same counts, and no file left by
+ * a failure.
+ */
+static void
+same_as_serial(const struct text *t, unsigned threads, const char *name,
+    int kept, int redone)
+{
+	char			 dir[] = "/tmp/test_csv2xml.XXXXXX";
+	char			 in[64], out1[64], outn[64], e1[256], en[256];
+	struct csv2xml_stats	 s1, sn;
+	char			*x1 = NULL, *xn = NULL;
+	size_t			 l1 = 0, ln = 0;
+	int			 r1, rn;
+	FILE			*f;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "%s: mkdtemp: %s", name, strerror(errno));
+		return;
+	}
+	snprintf(in, sizeof in, "%s/in.csv", dir);
+	snprintf(out1, sizeof out1, "%s/one.xml", dir);
+	snprintf(outn, sizeof outn, "%s/many.xml", dir);
+	f = fopen(in, "wb");
+	fwrite(t->p, 1, t->len, f);
+	fclose(f);
+	e1[0] = en[0] = '\0';
+	r1 = csv2xml_file(in, out1, NULL, 1, &s1, e1, sizeof e1);
+	rn = csv2xml_file(in, outn, NULL, threads, &sn, en, sizeof en);
+	if (r1 == 0)
+		x1 = slurp(out1, &l1);
+	if (rn == 0)
+		xn = slurp(outn, &ln);
+	ok(r1 == rn && strcmp(e1, en) == 0 && l1 == ln &&
+	    (x1 == NULL) == (xn == NULL) &&
+	    (x1 == NULL || memcmp(x1, xn, l1) == 0) &&
+	    s1.rows == sn.rows && s1.bytes_in == sn.bytes_in &&
+	    s1.bytes_out == sn.bytes_out,
+	    "%s: %u threads as one (%s, %zu bytes in)", name, threads,
+	    r1 == 0 ? "converted" : e1, t->len);
+	if (r1 != 0)
+		ok(access(outn, F_OK) != 0,
+		    "%s: nothing left behind by the failure", name);
+	else
+		ok(s1.segments_kept == 0 && s1.segments_redone == 0 &&
+		    (sn.segments_kept > 0) == kept &&
+		    (sn.segments_redone > 0) == redone,
+		    "%s: %llu segments kept, %llu converted again", name,
+		    (unsigned long long)sn.segments_kept,
+		    (unsigned long long)sn.segments_redone);
+	free(x1);
+	free(xn);
+	unlink(in);
+	unlink(out1);
+	unlink(outn);
+	rmdir(dir);
+}
+
+static void
+test_parallel(void)
+{
+	struct text	t = { NULL, 0, 0 };
+	size_t		i;
+
+	/* Plain rows over several 256 KiB segments; LF, CRLF, no last LF. */
+	add(&t, "Date,Close,Volume\n");
+	add_rows(&t, 1500000, "\n");
+	same_as_serial(&t, 2, "plain rows", 1, 0);
+	same_as_serial(&t, 4, "plain rows", 1, 0);
+	t.len--;
+	same_as_serial(&t, 2, "no LF at the end", 1, 1);
+	t.len = 0;
+	add(&t, "\xEF\xBB\xBF" "Date,Close,Volume\r\n");
+	add_rows(&t, 1200000, "\r\n");
+	same_as_serial(&t, 3, "CRLF and a BOM", 1, 0);
+
+	/* A quoted field full of line feeds across the first cut, others
+	 * later, and text to escape: segments guessed wrong are redone. */
+	t.len = 0;
+	add(&t, "Date,Note,Volume\n");
+	add_rows(&t, 262144 - 3000, "\n");
+	add(&t, "2026-01-01,\"");
+	for (i = 0; i < 600; i++)
+		add(&t, "line %zu\n", i);
+	add(&t, "\",1\n");
+	for (i = 0; i < 20000; i++)
+		add(&t, i % 37 ? "2026-02-%02zu,a & b < c,%zu\n" :
+		    "2026-02-%02zu,\"two\nlines\",%zu\n", i % 28 + 1, i);
+	same_as_serial(&t, 2, "quoted line breaks across cuts", 1, 1);
+
+	/* Errors late in the input: the same message and position. */
+	t.len = 0;
+	add(&t, "Date,Close,Volume\n");
+	add_rows(&t, 900000, "\n");
+	add(&t, "2026-03-03,1.5,\xC3\x28\n");
+	add_rows(&t, 1200000, "\n");
+	same_as_serial(&t, 2, "invalid UTF-8 in the 4th segment", 0, 0);
+	t.len = 0;
+	add(&t, "Date,Close,Volume\n");
+	add_rows(&t, 700000, "\n");
+	add(&t, "2026-03-03,1.5,2,3\n");
+	add_rows(&t, 1000000, "\n");
+	same_as_serial(&t, 2, "a record with too many fields", 0, 0);
+
+	/* A segment with no line feed at all: a 600 KB field. */
+	t.len = 0;
+	add(&t, "Date,Blob,Volume\n");
+	add_rows(&t, 300000, "\n");
+	add(&t, "2026-04-04,");
+	for (i = 0; i < 600000 / 50; i++)
+		add(&t, "%s", "0123456789012345678901234567890123456789"
+		    "0123456789");
+	add(&t, ",1\n");
+	add_rows(&t, 1500000, "\n");
+	same_as_serial(&t, 2, "a field longer than a segment", 1, 1);
+
+	/* Output many times the input: over the segment cap, done serially. */
+	t.len = 0;
+	for (i = 0; i < 60; i++)
+		add(&t, "%sa_rather_long_column_name_%02zu", i ? "," : "", i);
+	add(&t, "\n");
+	while (t.len < 1000000) {
+		for (i = 0; i < 59; i++)
+			add(&t, ",");
+		add(&t, "\n");
+	}
+	same_as_serial(&t, 2, "empty fields under long names", 0, 1);
+	free(t.p);
+}
+
 int
 main(void)
 {
@@ -376,6 +568,7 @@ main(void)
 	test_colname();
 	test_colname_many_repeats();
 	test_small_buffer();
+	test_parallel();
 	xmlCleanupParser();
 	return tap_done();
 }
