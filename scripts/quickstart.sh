@@ -22,9 +22,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 PACKAGES="gcc make autoconf automake pkg-config \
 libevent-dev libjansson-dev libcurl4-openssl-dev libxml2-dev \
 libarchive-dev libturbojpeg0-dev libsqlite3-dev libcrypt-dev libssl-dev \
-libdeflate-dev python3"
+libdeflate-dev libpq-dev python3"
 TEST_PACKAGES="valgrind libxml2-utils clang libclang-rt-14-dev chromium \
-python3-jsonschema systemd openssl curl wrk libarchive-tools"
+python3-jsonschema systemd openssl curl wrk libarchive-tools postgresql"
 
 say() { printf '== %s\n' "$*" >&2; }
 

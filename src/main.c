@@ -220,6 +220,16 @@ app_listen(struct app *app, const struct options *opt, int nfds, char *host,
 	return port;
 }
 
+/* A --store that failed, its password (if any) not shown. */
+static void
+store_failed(const char *spec, const char *err)
+{
+	char	*shown = store_spec_shown(spec);
+
+	fprintf(stderr, "stockcam: --store %s: %s\n", shown, err);
+	free(shown);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -269,7 +279,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (store_spec_ok(opt.store, err, sizeof err) != 0) {
-		fprintf(stderr, "stockcam: --store %s: %s\n", opt.store, err);
+		store_failed(opt.store, err);
 		options_free(&opt);
 		return 2;
 	}
@@ -319,7 +329,7 @@ main(int argc, char **argv)
 	options_store_config(&opt, &store_cfg);
 	if ((app.store = store_open(&store_cfg, app.cq, err,
 	    sizeof err)) == NULL) {
-		fprintf(stderr, "stockcam: --store %s: %s\n", opt.store, err);
+		store_failed(opt.store, err);
 		status = 1;
 		goto out;
 	}
@@ -335,7 +345,7 @@ main(int argc, char **argv)
 	}
 	app.search = searchjob_new(app.jobs, app.cpu_pool, opt.cpu_workers);
 	if (jobs_load(app.jobs, err, sizeof err) != 0) {
-		fprintf(stderr, "stockcam: --store %s: %s\n", opt.store, err);
+		store_failed(opt.store, err);
 		status = 1;
 		goto out;
 	}

@@ -34,7 +34,13 @@
 #else
 #define OPTIONS_FEATURE_TLS	""
 #endif
-#define OPTIONS_FEATURES	OPTIONS_FEATURE_SQLITE OPTIONS_FEATURE_TLS
+#ifdef HAVE_POSTGRESQL
+#define OPTIONS_FEATURE_PG	" postgresql"
+#else
+#define OPTIONS_FEATURE_PG	""
+#endif
+#define OPTIONS_FEATURES	OPTIONS_FEATURE_SQLITE OPTIONS_FEATURE_PG \
+				OPTIONS_FEATURE_TLS
 
 enum opt_kind { OPT_UINT, OPT_SECONDS, OPT_STRING, OPT_LISTEN, OPT_LEVEL };
 
@@ -132,8 +138,8 @@ static const struct optdef opts[O_COUNT] = {
 	[O_QUALITY] = { "jpeg-quality", "STOCKCAM_JPEG_QUALITY", OPT_UINT, 1,
 	    100, "N", "camera JPEG quality (40)" },
 	[O_STORE] = { "store", "STOCKCAM_STORE", OPT_STRING, 0, 0,
-	    "SPEC", "where jobs are kept: sqlite:PATH or memory "
-	    "(sqlite:DATA-DIR/stockcam.db)" },
+	    "SPEC", "where jobs are kept: sqlite:PATH, postgresql://... "
+	    "(a libpq URI) or memory (sqlite:DATA-DIR/stockcam.db)" },
 	[O_SYNC] = { "sync", "STOCKCAM_SYNC", OPT_STRING, 0, 0,
 	    "normal|full", "normal: no accepted job is lost if the process "
 	    "dies; full: nor on power loss (normal)" },

@@ -54,6 +54,17 @@ struct store {
 	struct histo			 commit_time;	/* per group, s */
 };
 
+/* What a spec may be, in this build. */
+#if defined(HAVE_SQLITE) && defined(HAVE_POSTGRESQL)
+#define STORE_SPECS	"memory, sqlite:PATH or postgresql://..."
+#elif defined(HAVE_SQLITE)
+#define STORE_SPECS	"memory or sqlite:PATH"
+#elif defined(HAVE_POSTGRESQL)
+#define STORE_SPECS	"memory or postgresql://..."
+#else
+#define STORE_SPECS	"memory"
+#endif
+
 /* Finds the backend a spec names and the path after its "name:". */
 static int
 store_parse(const char *spec, const struct store_backend **be,
@@ -84,13 +95,53 @@ store_parse(const char *spec, const struct store_backend **be,
 		return -1;
 #endif
 	}
-#ifdef HAVE_SQLITE
-	snprintf(err, errlen, "unknown store \"%s\": use memory or "
-	    "sqlite:PATH", spec);
+	if (strncmp(spec, "postgresql://", 13) == 0 ||
+	    strncmp(spec, "postgres://", 11) == 0) {
+#ifdef HAVE_POSTGRESQL
+		*be = &store_pg_backend;
+		*path = spec;	/* the whole URI, for libpq */
+		return 0;
 #else
-	snprintf(err, errlen, "unknown store \"%s\": use memory", spec);
+		snprintf(err, errlen, "this stockcam was built without "
+		    "PostgreSQL (configured --without-postgresql)");
+		return -1;
 #endif
+	}
+	snprintf(err, errlen, "unknown store \"%s\": use %s", spec,
+	    STORE_SPECS);
 	return -1;
+}
+
+char *
+store_spec_shown(const char *spec)
+{
+	const char	*host, *end, *at, *colon, *pw;
+	char		*s, *t;
+	size_t		 n;
+
+	s = xstrdup(spec);
+	/* scheme://user:PASSWORD@host... */
+	if ((host = strstr(s, "://")) != NULL) {
+		host += 3;
+		end = host + strcspn(host, "/?#");
+		at = memrchr(host, '@', (size_t)(end - host));
+		colon = at != NULL ? memchr(host, ':', (size_t)(at - host)) :
+		    NULL;
+		if (colon != NULL) {
+			xasprintf(&t, "%.*s:***%s", (int)(colon - s), s, at);
+			free(s);
+			s = t;
+		}
+	}
+	/* ...?password=PASSWORD&... */
+	if ((pw = strstr(s, "password=")) != NULL) {
+		pw += 9;
+		n = strcspn(pw, "&");
+		xasprintf(&t, "%.*s***%s", (int)(pw - s), s, pw + n);
+		free(s);
+		s = t;
+	}
+	return s;
 }
 
 int

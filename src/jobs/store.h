@@ -1,6 +1,6 @@
 /*
  * store.h - where jobs outlive the process: a small interface over a
- * backend ("memory"; "sqlite:PATH"; a shared database later).
+ * backend ("memory"; "sqlite:PATH"; "postgresql://...").
  *
  * The loop thread never waits on the disk. It fills a transaction (a job
  * row, item rows, deletions), queues it, and goes on; a store thread of
@@ -93,6 +93,9 @@ typedef void	store_done_fn(void *arg, int error, uint64_t id);
 /* 0 if spec names a backend this build has ("memory", "sqlite:PATH"), else
  * -1 with the reason in err. */
 int		 store_spec_ok(const char *spec, char *err, size_t errlen);
+/* The spec as it may be shown (logs, messages): a password in it is
+ * replaced by ***. Free it. */
+char		*store_spec_shown(const char *spec);
 /*
  * Opens the store, creating it or migrating its schema forward, and
  * starts its thread. NULL with the reason in err when it cannot be

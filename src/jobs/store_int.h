@@ -66,6 +66,10 @@ struct store_backend {
 
 /* Keeps no rows. */
 extern const struct store_backend store_memory_backend;
+#ifdef HAVE_POSTGRESQL
+/* A PostgreSQL database. */
+extern const struct store_backend store_pg_backend;
+#endif
 #ifdef HAVE_SQLITE
 /* A file of SQLite. */
 extern const struct store_backend store_sqlite_backend;

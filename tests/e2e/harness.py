@@ -1392,3 +1392,85 @@ class EventStream:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# -- a throwaway PostgreSQL cluster -------------------------------------------
+#
+# Debian's postgresql package, never its service: initdb into a temporary
+# directory and a postmaster on a Unix socket there (no TCP), run as
+# `nobody` when the tests run as root (PostgreSQL refuses root), stopped
+# and removed afterwards.
+
+import glob as _glob
+
+
+def pg_bindir():
+    """Where initdb and pg_ctl are, or None."""
+    for d in sorted(_glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if all(os.access(os.path.join(d, b), os.X_OK)
+               for b in ("initdb", "pg_ctl", "postgres")):
+            return d
+    return None
+
+
+class PgCluster:
+    """`with PgCluster() as pg:` a running server; pg.uri(db) is a libpq
+    URI for stockcam's --store, pg.psql(sql) runs SQL in it."""
+
+    def __init__(self):
+        self.bindir = pg_bindir()
+        if self.bindir is None:
+            raise ServerError("PostgreSQL not installed (initdb, pg_ctl)")
+        self.dir = tempfile.mkdtemp(prefix="stockcam-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.port = 5432
+        self.prefix = []
+        if os.geteuid() == 0:
+            self.prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                           "--clear-groups"]
+            os.chown(self.dir, 65534, 65534)
+        self._run("initdb", "-D", self.data, "-U", "stockcam", "-A", "trust",
+                  "-E", "UTF8", "--no-sync", timeout=scaled(120))
+        opts = ("-k %s -c listen_addresses='' -p %d -c fsync=off "
+                "-c max_connections=50" % (self.dir, self.port))
+        self._run("pg_ctl", "-D", self.data, "-o", opts, "-l",
+                  os.path.join(self.dir, "log"), "-w", "-t", "60", "start",
+                  timeout=scaled(120))
+
+    def _run(self, prog, *args, timeout=60):
+        p = subprocess.run([*self.prefix, os.path.join(self.bindir, prog),
+                            *args], capture_output=True, timeout=timeout,
+                           cwd=self.dir)
+        if p.returncode != 0:
+            raise ServerError("%s failed: %s" % (
+                prog, (p.stdout + p.stderr).decode(errors="replace")[-800:]))
+        return p
+
+    def uri(self, db="postgres"):
+        return "postgresql:///%s?host=%s&port=%d&user=stockcam" % (
+            db, self.dir, self.port)
+
+    def psql(self, sql, db="postgres"):
+        """Runs sql; its output rows (unaligned, tuples only)."""
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+                            "ON_ERROR_STOP=1", "-h", self.dir, "-p",
+                            str(self.port), "-U", "stockcam", "-d", db,
+                            "-c", sql], capture_output=True,
+                           timeout=scaled(60))
+        if p.returncode != 0:
+            raise ServerError("psql: %s" % p.stderr.decode(errors="replace"))
+        return p.stdout.decode().splitlines()
+
+    def close(self):
+        try:
+            self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w",
+                      "stop", timeout=scaled(60))
+        except (ServerError, OSError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

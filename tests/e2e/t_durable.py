@@ -33,8 +33,13 @@ def skip(name, why):
     print("ok %d - %s # SKIP %s" % (t.n, name, why), flush=True)
 
 
+# The store: each data directory's own SQLite file, unless t_pgstore.py
+# sets this to a function giving a data directory its --store arguments.
+STORE = None
+
+
 def server(dd, *args):
-    return Server("--data-dir", dd, *args)
+    return Server("--data-dir", dd, *(STORE(dd) if STORE else ()), *args)
 
 
 def kill9(srv):
